@@ -1,0 +1,164 @@
+"""Run datatrove's stock 4-stage MinHash deduplication on a folder of ``.jsonl.gz`` files.
+
+The stages are the ones of datatrove's ``examples/minhash_deduplication.py``,
+with datatrove's default ``MinhashConfig`` (word 5-grams, 14 buckets x 8
+hashes, 64-bit xxhash), each run by a ``LocalPipelineExecutor``:
+
+1. signatures: ``JsonlReader`` -> ``MinhashDedupSignature``; one task per input file;
+2. buckets: ``MinhashDedupBuckets``; one task per bucket;
+3. clusters: ``MinhashDedupCluster``; one task (datatrove requires it);
+4. filter: ``JsonlReader`` -> ``MinhashDedupFilter`` -> ``JsonlWriter``; one task per
+   input file, removed documents go to an exclusion ``JsonlWriter``.
+
+The cluster stage saves cluster ids and the filter stage loads them, so both
+outputs carry ``minhash_cluster_id``: that is how the removed documents are
+matched to the kept document of their cluster. Stages run one after another
+and are timed separately (wall seconds). Every run uses fresh folders, since
+datatrove skips tasks whose completion markers it finds.
+
+Run as a script it prints (or writes, with ``--json``) the result of
+:func:`run_datatrove_minhash`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.dedup.minhash import (
+    MinhashConfig,
+    MinhashDedupBuckets,
+    MinhashDedupCluster,
+    MinhashDedupFilter,
+    MinhashDedupSignature,
+)
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import JsonlWriter
+
+GLOB = "*.jsonl.gz"
+
+
+def _cluster_members(folder: Path) -> dict[str, int]:
+    """``{id: minhash_cluster_id}`` of every document datatrove wrote to ``folder``."""
+    members = {}
+    for path in sorted(folder.glob(GLOB)):
+        with gzip.open(path, "rb") as lines:
+            for line in lines:
+                record = orjson.loads(line)
+                members[record["id"]] = record["metadata"]["minhash_cluster_id"]
+    return members
+
+
+def run_datatrove_minhash(
+    input_dir: str | Path, work_dir: str | Path | None = None, workers: int = 2
+) -> dict:
+    """Deduplicate ``input_dir`` with datatrove's MinHash pipeline; return timings and removals.
+
+    The result has ``stages`` (wall seconds of ``signatures``, ``buckets``,
+    ``clusters``, ``filter``), ``total_s``, ``documents_in``, ``removed`` and
+    ``duplicate_of`` (``{removed id: id of the kept document of its cluster}``).
+    Intermediate files go to a fresh folder under ``work_dir`` (default: the
+    system temporary folder), deleted at the end.
+    """
+    files = sorted(Path(input_dir).glob(GLOB))
+    if not files:
+        raise FileNotFoundError(f"no {GLOB} files in {input_dir}")
+    config = MinhashConfig()
+    run_dir = Path(tempfile.mkdtemp(prefix="datatrove-minhash-", dir=work_dir))
+    try:
+
+        def reader() -> JsonlReader:
+            return JsonlReader(str(input_dir), glob_pattern=GLOB)
+
+        stages = {
+            "signatures": LocalPipelineExecutor(
+                [reader(), MinhashDedupSignature(str(run_dir / "signatures"), config=config)],
+                tasks=len(files),
+                workers=workers,
+                logging_dir=str(run_dir / "logs" / "signatures"),
+            ),
+            "buckets": LocalPipelineExecutor(
+                [
+                    MinhashDedupBuckets(
+                        str(run_dir / "signatures"), str(run_dir / "buckets"), config=config
+                    )
+                ],
+                tasks=config.num_buckets,
+                workers=workers,
+                logging_dir=str(run_dir / "logs" / "buckets"),
+            ),
+            "clusters": LocalPipelineExecutor(
+                [
+                    MinhashDedupCluster(
+                        str(run_dir / "buckets"),
+                        str(run_dir / "remove_ids"),
+                        config=config,
+                        save_cluster_id=True,
+                    )
+                ],
+                tasks=1,
+                workers=1,
+                logging_dir=str(run_dir / "logs" / "clusters"),
+            ),
+            "filter": LocalPipelineExecutor(
+                [
+                    reader(),
+                    MinhashDedupFilter(
+                        str(run_dir / "remove_ids"),
+                        exclusion_writer=JsonlWriter(str(run_dir / "removed")),
+                        load_cluster_ids=True,
+                    ),
+                    JsonlWriter(str(run_dir / "output")),
+                ],
+                tasks=len(files),
+                workers=workers,
+                logging_dir=str(run_dir / "logs" / "filter"),
+            ),
+        }
+        seconds = {}
+        for name, executor in stages.items():
+            start = time.perf_counter()
+            executor.run()
+            seconds[name] = time.perf_counter() - start
+
+        removed = _cluster_members(run_dir / "removed")
+        kept = _cluster_members(run_dir / "output")
+        kept_of_cluster = {cluster: doc for doc, cluster in kept.items() if cluster != -1}
+        return {
+            "config": str(config),
+            "workers": workers,
+            "input_files": len(files),
+            "stages": seconds,
+            "total_s": sum(seconds.values()),
+            "documents_in": len(kept) + len(removed),
+            "removed": len(removed),
+            "duplicate_of": {doc: kept_of_cluster[cluster] for doc, cluster in removed.items()},
+        }
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("input_dir", help=f"folder of {GLOB} files")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work-dir", default=None, help="where the temporary run folder goes")
+    parser.add_argument("--json", default=None, help="write the result here instead of stdout")
+    args = parser.parse_args()
+    result = run_datatrove_minhash(args.input_dir, args.work_dir, args.workers)
+    text = json.dumps(result, indent=1)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Near-duplicate detection from the ingest intermediates: LSH buckets, then clusters.
+
+``LshBuckets`` runs one task per (band, hash partition): it reads that band's
+hashes from every ingest rank, groups equal hashes with a sort (no Python loop
+per document), verifies each candidate pair against the threshold with the
+signatures' estimated Jaccard, and writes the verified pairs. The extra band
+``params.exact_band`` groups the 128-bit content hash: exact duplicates.
+
+``NearDuplicateClusters`` joins all verified pairs with scipy's sparse
+connected components and keeps the lowest-numbered document of each cluster
+(documents are numbered in input-file order, so the choice is deterministic
+and independent of how many workers ran).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.pipeline.base import PipelineStep
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from pipeline import schema
+from pipeline.atomic import AtomicParquetWriter, atomic_path
+from pipeline.layout import DedupParams, Layout
+
+CLUSTER_ROW_GROUP = 65536
+
+
+def candidate_pairs(hashes: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Pairs (first node of a hash group, other node of the group), as an ``(m, 2)`` array.
+
+    ``nodes`` must be increasing, so each group's first node is its smallest.
+    """
+    order = np.argsort(hashes, kind="stable")
+    sorted_hashes = hashes[order]
+    sorted_nodes = nodes[order]
+    starts_group = np.ones(len(order), dtype=bool)
+    starts_group[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+    group_first = np.maximum.accumulate(np.where(starts_group, np.arange(len(order)), 0))
+    members = ~starts_group
+    return np.stack([sorted_nodes[group_first[members]], sorted_nodes[members]], axis=1)
+
+
+class _RankedArrays:
+    """Random access by global document number to per-rank raw arrays."""
+
+    def __init__(self, offsets: np.ndarray, paths: list[Path], dtype, width: int):
+        self.offsets = offsets
+        self.paths = paths
+        self.dtype = dtype
+        self.width = width
+
+    def take(self, nodes: np.ndarray) -> np.ndarray:
+        out = np.empty((len(nodes), self.width), dtype=self.dtype)
+        rank_of = np.searchsorted(self.offsets, nodes, side="right") - 1
+        for rank in np.unique(rank_of):
+            count = int(self.offsets[rank + 1] - self.offsets[rank])
+            values = np.memmap(
+                self.paths[rank], dtype=self.dtype, mode="r", shape=(count, self.width)
+            )
+            mask = rank_of == rank
+            out[mask] = values[nodes[mask] - self.offsets[rank]]
+            del values
+        return out
+
+
+class LshBuckets(PipelineStep):
+    """Verified candidate pairs for one band and hash partition."""
+
+    name = "lsh buckets"
+    type = "🫂 - DEDUP"
+
+    def __init__(self, out: str, ingest_ranks: int, params: DedupParams):
+        super().__init__()
+        self.out = out
+        self.ingest_ranks = ingest_ranks
+        self.params = params
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if data:
+            yield from data
+        layout = Layout(Path(self.out))
+        p = self.params
+        band, partition = divmod(rank, p.bucket_partitions)
+        with self.track_time(unit="task"):
+            offsets = layout.doc_offsets(self.ingest_ranks)
+            hashes, nodes = [], []
+            for r in range(self.ingest_ranks):
+                h = np.fromfile(layout.band_hashes(r, band), dtype=np.uint64)
+                keep = np.flatnonzero(h % np.uint64(p.bucket_partitions) == partition)
+                hashes.append(h[keep])
+                nodes.append(keep.astype(np.int64) + offsets[r])
+            pairs = candidate_pairs(np.concatenate(hashes), np.concatenate(nodes))
+            self.stat_update("candidate_pairs", value=len(pairs))
+            pairs = self._verified(layout, offsets, pairs, band == p.exact_band)
+            self.stat_update("verified_pairs", value=len(pairs))
+            with atomic_path(layout.edges(band, partition)) as tmp, open(tmp, "wb") as f:
+                np.save(f, pairs)
+
+    def _verified(
+        self, layout: Layout, offsets: np.ndarray, pairs: np.ndarray, exact: bool
+    ) -> np.ndarray:
+        if not len(pairs):
+            return pairs.reshape(0, 2)
+        ranks = range(self.ingest_ranks)
+        if exact:
+            # Low 64 bits matched in the bucket; the high 64 bits confirm the copy.
+            high = _RankedArrays(
+                offsets, [layout.content_hash_high(r) for r in ranks], np.uint64, 1
+            )
+            same = high.take(pairs[:, 0])[:, 0] == high.take(pairs[:, 1])[:, 0]
+            return pairs[same]
+        p = self.params
+        signatures = _RankedArrays(
+            offsets, [layout.signatures(r) for r in ranks], np.uint32, p.num_perm
+        )
+        agreement = (signatures.take(pairs[:, 0]) == signatures.take(pairs[:, 1])).mean(axis=1)
+        return pairs[agreement >= p.threshold]
+
+
+class NearDuplicateClusters(PipelineStep):
+    """Connected components of all verified pairs; one representative per cluster."""
+
+    name = "near-duplicate clusters"
+    type = "🫂 - DEDUP"
+
+    def __init__(self, out: str, ingest_ranks: int, params: DedupParams):
+        super().__init__()
+        self.out = out
+        self.ingest_ranks = ingest_ranks
+        self.params = params
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if data:
+            yield from data
+        layout = Layout(Path(self.out))
+        p = self.params
+        with self.track_time(unit="task"):
+            near, exact = [], []
+            for band in range(p.bands + 1):
+                for partition in range(p.bucket_partitions):
+                    edges = np.load(layout.edges(band, partition))
+                    (exact if band == p.exact_band else near).append(edges)
+            exact_edges = np.concatenate(exact)
+            all_edges = np.concatenate([*near, exact_edges])
+            nodes, compact = np.unique(all_edges, return_inverse=True)
+            compact = compact.reshape(-1, 2)
+            n = len(nodes)
+            labels = _components(compact, n)
+            representative = np.full(n, np.iinfo(np.int64).max)
+            np.minimum.at(representative, labels, np.arange(n))
+            rep_of_node = representative[labels]
+            sizes = np.bincount(labels)[labels]
+            exact_labels = _components(compact[len(all_edges) - len(exact_edges) :], n)
+            exact_copy = exact_labels == exact_labels[rep_of_node]
+            rep_nodes = nodes[rep_of_node]
+            rep_keys = self._doc_keys(layout, rep_nodes)
+            self.stat_update("clustered_documents", value=n)
+            self.stat_update("clusters", value=int(len(np.unique(labels))))
+        table = pa.table(
+            {
+                "node": nodes,
+                "representative": rep_nodes,
+                "representative_key": rep_keys,
+                "cluster_size": sizes.astype(np.int64),
+                "exact_copy_of_representative": exact_copy,
+            },
+            schema=schema.CLUSTERS_SCHEMA,
+        )
+        with AtomicParquetWriter(layout.clusters, schema.CLUSTERS_SCHEMA) as writer:
+            for start in range(0, max(table.num_rows, 1), CLUSTER_ROW_GROUP):
+                writer.write(table.slice(start, CLUSTER_ROW_GROUP))
+
+    def _doc_keys(self, layout: Layout, nodes: np.ndarray) -> pa.Array:
+        """doc_key of each global document number (reads only the doc_key column)."""
+        offsets = layout.doc_offsets(self.ingest_ranks)
+        keys = np.empty(len(nodes), dtype=object)
+        rank_of = np.searchsorted(offsets, nodes, side="right") - 1
+        for rank in np.unique(rank_of):
+            column = pq.read_table(layout.ingest_docs(int(rank)), columns=["doc_key"])["doc_key"]
+            mask = rank_of == rank
+            keys[mask] = column.take(pa.array(nodes[mask] - offsets[rank])).to_numpy(
+                zero_copy_only=False
+            )
+        return pa.array(keys, type=pa.string())
+
+
+def _components(edges: np.ndarray, n: int) -> np.ndarray:
+    if n == 0:
+        return np.zeros(0, dtype=np.int32)
+    graph = coo_matrix(
+        (np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n)
+    )
+    return connected_components(graph, directed=False)[1]

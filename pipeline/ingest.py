@@ -1,0 +1,301 @@
+"""Ingest: read and validate each input file, key every good document for dedup.
+
+Three datatrove steps, run once per input file (rank = file index):
+``ReadAndValidate`` → ``DedupKeys`` → ``IngestWriter``. Bad records leave the
+stream at the first step, into the quarantine; good ones leave the last step
+as on-disk intermediates that the dedup stages read by band.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import xxhash
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from pipeline import schema
+from pipeline.atomic import AtomicParquetWriter, atomic_path, write_json
+from pipeline.layout import DedupParams, Layout
+from pipeline.minhash import minhash_signatures
+from pipeline.readers import read_records
+
+# n_tokens is an estimate: ~4 UTF-8 bytes per token, what GPT-2/Llama-style BPE
+# vocabularies give on English prose. Mixtures can recount with a real tokenizer.
+BYTES_PER_TOKEN = 4
+BATCH_DOCS = 2000
+BATCH_BYTES = 8 << 20
+_SCALARS = (str, int, float, bool)
+_BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def source_name(path: str) -> str:
+    """A file's name without folders or format suffixes: the default ``source``."""
+    name = os.path.basename(path)
+    for suffix in (".gz", ".zst", ".jsonl", ".json", ".ndjson", ".parquet"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def _as_id(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+class ReadAndValidate(PipelineStep):
+    """Stream the records of this rank's input files; quarantine the unusable ones.
+
+    Every record becomes either a Document (``id`` = its doc_key) or a row in
+    ``quarantine/<rank>.parquet`` with a reason and its raw bytes.
+    """
+
+    name = "read + validate"
+    type = "📖 - READER"
+
+    def __init__(
+        self,
+        files: list[str],
+        names: list[str],
+        out: str,
+        text_key: str = "text",
+        id_key: str = "id",
+        max_chars: int = 5_000_000,
+    ):
+        super().__init__()
+        self.files = files
+        self.names = names
+        self.out = out
+        self.text_key = text_key
+        self.id_key = id_key
+        self.max_chars = max_chars
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if data:
+            yield from data
+        layout = Layout(Path(self.out))
+        reports: list[dict] = []
+        with AtomicParquetWriter(
+            layout.quarantine_file(rank), schema.QUARANTINE_SCHEMA
+        ) as quarantine:
+            for index in range(rank, len(self.files), world_size):
+                report, records = read_records(
+                    self.files[index],
+                    self.text_key,
+                    self.max_chars,
+                    layout.quarantine_files,
+                    f"{rank:05d}-{os.path.basename(self.files[index])}",
+                )
+                yield from self._documents(self.names[index], records, quarantine)
+                reports.append(vars(report) | {"name": self.names[index]})
+        write_json(layout.read_report(rank), reports)
+
+    def _documents(self, name: str, records, quarantine: AtomicParquetWriter) -> Iterator[Document]:
+        source = source_name(name)
+        rejected: list[dict] = []
+        for record in records:
+            key = schema.doc_key(name, record.row)
+            if record.reason:
+                self.stat_update("quarantined", f"quarantined:{record.reason}")
+                fields = record.fields or {}
+                rejected.append(
+                    {
+                        "doc_key": key,
+                        "id": _as_id(fields.get(self.id_key)),
+                        "source_file": name,
+                        "source_row": record.row,
+                        "byte_offset": record.byte_offset,
+                        "reason": record.reason,
+                        "detail": record.detail,
+                        "raw": record.raw,
+                        "raw_path": record.raw_path,
+                    }
+                )
+                if len(rejected) >= 1000:
+                    quarantine.write_rows(rejected)
+                    rejected = []
+                continue
+            fields = record.fields
+            text = fields[self.text_key]
+            extra = {
+                k: v
+                for k, v in fields.items()
+                if k not in (self.text_key, self.id_key) and isinstance(v, _SCALARS)
+            }
+            record_source = extra.pop("source", None)
+            self.stat_update("documents")
+            yield Document(
+                text=text,
+                id=key,
+                metadata={
+                    "id": _as_id(fields.get(self.id_key)),
+                    "source": record_source if isinstance(record_source, str) else source,
+                    "source_file": name,
+                    "source_row": record.row,
+                    "extra": extra,
+                },
+            )
+        quarantine.write_rows(rejected)
+
+
+class DedupKeys(PipelineStep):
+    """Add the exact content hash and the MinHash signature to each document."""
+
+    name = "dedup keys"
+    type = "🫂 - DEDUP"
+
+    def __init__(self, params: DedupParams):
+        super().__init__()
+        self.params = params
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        batch: list[Document] = []
+        size = 0
+        for doc in data:
+            batch.append(doc)
+            size += len(doc.text)
+            if len(batch) >= BATCH_DOCS or size >= BATCH_BYTES:
+                yield from self._keyed(batch)
+                batch, size = [], 0
+        yield from self._keyed(batch)
+
+    def _keyed(self, batch: list[Document]) -> Iterator[Document]:
+        if not batch:
+            return
+        with self.track_time(unit="batch"):
+            signatures, has_shingles = minhash_signatures(
+                [d.text for d in batch], self.params.num_perm, self.params.seed
+            )
+            for i, doc in enumerate(batch):
+                digest = xxhash.xxh3_128_digest(doc.text.encode("utf-8", "surrogatepass"))
+                doc.metadata["content_hash"] = digest
+                doc.metadata["signature"] = signatures[i]
+                doc.metadata["has_shingles"] = bool(has_shingles[i])
+        self.stat_update("signatures", value=len(batch))
+        yield from batch
+
+
+def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One 64-bit hash per (band, document): a ``(bands, n)`` array."""
+    n = len(signatures)
+    values = signatures[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
+    hashes = np.zeros((n, bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(rows):
+            hashes = hashes * _BAND_MIX + values[:, :, j]
+        hashes ^= hashes >> np.uint64(31)
+        hashes *= np.uint64(0xBF58476D1CE4E5B9)
+        hashes ^= hashes >> np.uint64(29)
+    return np.ascontiguousarray(hashes.T)
+
+
+class IngestWriter(PipelineStep):
+    """Write this rank's good documents and their dedup keys as intermediates.
+
+    Per rank: the documents as Parquet, signatures as raw uint32 rows, and per
+    band a raw uint64 column of band hashes, so a bucket task reads one band
+    of every rank without touching the others.
+    """
+
+    name = "ingest writer"
+    type = "💽 - WRITER"
+
+    def __init__(self, out: str, params: DedupParams):
+        super().__init__()
+        self.out = out
+        self.params = params
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        layout = Layout(Path(self.out))
+        started = time.perf_counter()
+        p = self.params
+        raw_targets = [
+            layout.signatures(rank),
+            *(layout.band_hashes(rank, b) for b in range(p.bands + 1)),
+            layout.content_hash_high(rank),
+        ]
+        extra_types: dict[str, Counter] = {}
+        documents = 0
+        text_bytes = 0
+        with ExitStack() as stack:
+            # Exits in reverse: raw files close, then appear (or vanish on error).
+            tmp_paths = [stack.enter_context(atomic_path(path)) for path in raw_targets]
+            handles = [stack.enter_context(open(t, "wb")) for t in tmp_paths]
+            writer = stack.enter_context(
+                AtomicParquetWriter(layout.ingest_docs(rank), schema.INGEST_SCHEMA)
+            )
+            batch: list[Document] = []
+            for doc in data:
+                batch.append(doc)
+                if len(batch) >= BATCH_DOCS:
+                    text_bytes += self._write(batch, writer, handles, extra_types)
+                    documents += len(batch)
+                    yield from batch
+                    batch = []
+            text_bytes += self._write(batch, writer, handles, extra_types)
+            documents += len(batch)
+            yield from batch
+        write_json(
+            layout.ingest_report(rank),
+            {
+                "documents": documents,
+                "text_bytes": text_bytes,
+                "extra_types": {k: dict(v) for k, v in sorted(extra_types.items())},
+                "writer_seconds": time.perf_counter() - started,
+            },
+        )
+
+    def _write(self, batch: list[Document], writer, handles, extra_types) -> int:
+        if not batch:
+            return 0
+        p = self.params
+        signatures = np.stack([d.metadata["signature"] for d in batch])
+        digests = b"".join(d.metadata["content_hash"] for d in batch)
+        halves = np.frombuffer(digests, dtype="<u8").reshape(len(batch), 2)
+        low, high = halves[:, 0].copy(), halves[:, 1].copy()
+        bands = band_hashes(signatures, p.bands, p.rows)
+        # A document with no words must only meet its exact copies: its bands come
+        # from its content hash, never from the (constant) empty signature.
+        no_shingles = np.array([not d.metadata["has_shingles"] for d in batch])
+        if no_shingles.any():
+            salt = np.arange(1, p.bands + 1, dtype=np.uint64)[:, None] * _BAND_MIX
+            with np.errstate(over="ignore"):
+                bands[:, no_shingles] = low[no_shingles][None, :] ^ salt
+        handles[0].write(signatures.astype(np.uint32).tobytes())
+        for b in range(p.bands):
+            handles[1 + b].write(bands[b].tobytes())
+        handles[1 + p.bands].write(low.tobytes())
+        handles[2 + p.bands].write(high.tobytes())
+
+        rows = []
+        text_bytes = 0
+        for doc in batch:
+            n_bytes = len(doc.text.encode("utf-8", "surrogatepass"))
+            text_bytes += n_bytes
+            extra = doc.metadata["extra"]
+            for key, value in extra.items():
+                extra_types.setdefault(key, Counter())[type(value).__name__] += 1
+            rows.append(
+                {
+                    "doc_key": doc.id,
+                    "id": doc.metadata["id"],
+                    "text": doc.text,
+                    "source": doc.metadata["source"],
+                    "source_file": doc.metadata["source_file"],
+                    "source_row": doc.metadata["source_row"],
+                    "n_chars": len(doc.text),
+                    "n_tokens": max(1, -(-n_bytes // BYTES_PER_TOKEN)),
+                    "content_hash": doc.metadata["content_hash"].hex(),
+                    "extra": orjson.dumps(extra).decode() if extra else None,
+                }
+            )
+        writer.write(pa.Table.from_pylist(rows, schema=schema.INGEST_SCHEMA))
+        return text_bytes

@@ -1,0 +1,119 @@
+"""MinHash signatures over word 5-gram shingles of normalised text.
+
+The one public entry point is :func:`minhash_signatures`; everything else is a
+helper so the backend (today: vectorised shingle hashing in numpy, permutations
+by rensa) can change without touching the pipeline.
+
+Normalisation folds case (Unicode lower-casing), ASCII punctuation and the common
+Unicode quotes/dashes to a word break, and any run of whitespace to one break.
+The stored text is never modified: this only decides what counts as the same
+shingle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+from rensa import RMinHash
+
+SHINGLE_WORDS = 5
+
+_SEPARATOR = 32
+_WORD_BYTES = bytes(
+    c if (c >= 128 or chr(c).isalnum() or c == ord("_")) else _SEPARATOR for c in range(256)
+)
+# Unicode punctuation common in real text, folded like its ASCII twin.
+_UNICODE_PUNCTUATION = "[\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb]"
+_SHINGLE_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _folded_words(texts: pa.Array) -> pa.ListArray:
+    """Words of each text after case, punctuation and whitespace folding (Arrow kernels)."""
+    unicode_folded = pc.replace_substring_regex(
+        texts.cast(pa.large_string()), _UNICODE_PUNCTUATION, " "
+    )
+    lowered = pc.utf8_lower(unicode_folded)
+    _, offsets, data = lowered.buffers()
+    # bytes.translate maps byte for byte, so Arrow's offsets stay valid.
+    raw = data.to_pybytes() if data is not None else b""
+    folded = pc.ascii_trim_whitespace(
+        pa.LargeStringArray.from_buffers(
+            len(lowered), offsets, pa.py_buffer(raw.translate(_WORD_BYTES)), offset=lowered.offset
+        )
+    )
+    # Arrow splits "" into [""]; a null has no words at all.
+    wordless = pc.equal(pc.binary_length(folded), 0)
+    return pc.ascii_split_whitespace(pc.if_else(wordless, None, folded))
+
+
+def normalized_words(text: str) -> list[str]:
+    """The words MinHash sees, after case, punctuation and whitespace folding."""
+    return _folded_words(pa.array([text])).to_pylist()[0] or []
+
+
+def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
+    """The set of word ``size``-grams of ``text`` (one shingle when it has fewer words)."""
+    words = normalized_words(text)
+    if not words:
+        return set()
+    return {" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
+
+
+def shingle_hashes(
+    texts: list[str] | pa.Array, size: int = SHINGLE_WORDS
+) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of every word ``size``-gram of every text, as one flat array.
+
+    Returns ``(hashes, offsets)`` where the shingles of text ``i`` are
+    ``hashes[offsets[i]:offsets[i + 1]]``. A text with fewer than ``size`` words
+    has one shingle made of the words it has; a text with no words has none.
+    Splitting and word de-duplication run in Arrow's C++ kernels, only the
+    distinct words of the batch are hashed in Python (xxh3), and shingle hashes
+    combine ``size`` consecutive word hashes in numpy: no Python loop per word.
+    """
+    if not isinstance(texts, pa.Array):
+        texts = pa.array(texts, pa.large_string())
+    words = _folded_words(texts)
+    words_per_text = pc.list_value_length(words).fill_null(0).to_numpy().astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(words))
+    distinct = encoded.dictionary.to_pylist()
+    distinct_hash = np.fromiter(
+        (xxhash.xxh3_64_intdigest(w) for w in distinct), dtype=np.uint64, count=len(distinct)
+    )
+    word_hash = distinct_hash[encoded.indices.to_numpy()]
+
+    n_words = len(word_hash)
+    first_word = np.zeros(len(words_per_text), dtype=np.int64)
+    first_word[1:] = np.cumsum(words_per_text)[:-1]
+    text_of_word = np.repeat(np.arange(len(words_per_text)), words_per_text)
+    end_of_own_text = (first_word + words_per_text)[text_of_word]
+    padded = np.concatenate([word_hash, np.zeros(size, dtype=np.uint64)])
+    index = np.arange(n_words)
+    combined = np.zeros(n_words, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(size):
+            combined *= _SHINGLE_HASH_BASE
+            combined += np.where(index + k < end_of_own_text, padded[k : k + n_words], 0)
+    last_start = first_word + np.maximum(words_per_text - size, 0)
+    is_shingle_start = index <= last_start[text_of_word]
+    shingles_per_text = np.where(words_per_text > 0, np.maximum(words_per_text - size + 1, 1), 0)
+    offsets = np.zeros(len(words_per_text) + 1, dtype=np.uint64)
+    np.cumsum(shingles_per_text, out=offsets[1:])
+    return combined[is_shingle_start], offsets
+
+
+def minhash_signatures(
+    texts: list[str] | pa.Array, num_perm: int = 128, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash signatures of ``texts`` and whether each text had any shingle.
+
+    Returns a ``(len(texts), num_perm)`` uint32 array and a boolean array. A
+    text without words gets an all-ones signature; callers must not bucket it
+    (it would match every other empty-looking text).
+    """
+    hashes, offsets = shingle_hashes(texts)
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
+    signatures = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(texts), num_perm)
+    return signatures, np.diff(offsets) > 0

@@ -1,0 +1,117 @@
+"""The Parquet contract between procmix stages and its users.
+
+Every file procmix writes under a prepare output folder has its schema here;
+``mixtures`` and the tests read these names instead of repeating them.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+FATE_KEPT = "kept"
+FATE_EXACT_DUPLICATE = "exact_duplicate"
+FATE_NEAR_DUPLICATE = "near_duplicate"
+FATE_QUARANTINED = "quarantined"
+FATES = (FATE_KEPT, FATE_EXACT_DUPLICATE, FATE_NEAR_DUPLICATE, FATE_QUARANTINED)
+
+# Quarantine reasons: machine-readable, one per way a record can be unusable.
+MALFORMED_JSON = "malformed_json"
+NOT_AN_OBJECT = "not_an_object"
+INVALID_UTF8 = "invalid_utf8"
+MISSING_TEXT = "missing_text"
+NULL_TEXT = "null_text"
+NON_STRING_TEXT = "non_string_text"
+EMPTY_TEXT = "empty_text"
+WHITESPACE_TEXT = "whitespace_text"
+TOO_LARGE = "too_large"
+CORRUPT_COMPRESSED_STREAM = "corrupt_compressed_stream"
+CORRUPT_PARQUET = "corrupt_parquet"
+MISSING_TEXT_COLUMN = "missing_text_column"
+UNREADABLE_FILE = "unreadable_file"
+REASONS = (
+    MALFORMED_JSON,
+    NOT_AN_OBJECT,
+    INVALID_UTF8,
+    MISSING_TEXT,
+    NULL_TEXT,
+    NON_STRING_TEXT,
+    EMPTY_TEXT,
+    WHITESPACE_TEXT,
+    TOO_LARGE,
+    CORRUPT_COMPRESSED_STREAM,
+    CORRUPT_PARQUET,
+    MISSING_TEXT_COLUMN,
+    UNREADABLE_FILE,
+)
+
+# Columns every kept document has; input fields that are scalars follow them,
+# renamed with INPUT_PREFIX when they collide with one of these.
+DOCS_SCHEMA = pa.schema(
+    [
+        pa.field("doc_key", pa.string(), nullable=False),
+        pa.field("id", pa.string()),
+        pa.field("text", pa.large_string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_row", pa.int64(), nullable=False),
+        pa.field("n_chars", pa.int64(), nullable=False),
+        pa.field("n_tokens", pa.int64(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("cluster_id", pa.int64(), nullable=False),
+        pa.field("cluster_size", pa.int64(), nullable=False),
+    ]
+)
+INPUT_PREFIX = "input_"
+
+# What ingest keeps per good record before clustering: DOCS_SCHEMA minus the
+# cluster columns, plus the input's scalar fields as one JSON object.
+INGEST_SCHEMA = pa.schema(
+    [f for f in DOCS_SCHEMA if f.name not in ("cluster_id", "cluster_size")]
+    + [pa.field("extra", pa.string())]
+)
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        pa.field("doc_key", pa.string(), nullable=False),
+        pa.field("id", pa.string()),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_row", pa.int64(), nullable=False),
+        pa.field("fate", pa.string(), nullable=False),
+        pa.field("reason", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("cluster_id", pa.int64()),
+    ]
+)
+
+# One row per quarantined record. ``raw`` holds the record's bytes as read;
+# when a whole file is unusable its copy lives at ``raw_path`` (relative to the
+# quarantine folder) instead, so memory never holds a whole file.
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("doc_key", pa.string(), nullable=False),
+        pa.field("id", pa.string()),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_row", pa.int64(), nullable=False),
+        pa.field("byte_offset", pa.int64()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string()),
+        pa.field("raw", pa.large_binary()),
+        pa.field("raw_path", pa.string()),
+    ]
+)
+
+# Near-duplicate clusters of more than one document, one row per member.
+CLUSTERS_SCHEMA = pa.schema(
+    [
+        pa.field("node", pa.int64(), nullable=False),
+        pa.field("representative", pa.int64(), nullable=False),
+        pa.field("representative_key", pa.string(), nullable=False),
+        pa.field("cluster_size", pa.int64(), nullable=False),
+        pa.field("exact_copy_of_representative", pa.bool_(), nullable=False),
+    ]
+)
+
+
+def doc_key(source_file: str, source_row: int) -> str:
+    """The unique key of an input record: where it came from."""
+    return f"{source_file}:{source_row}"

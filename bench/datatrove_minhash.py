@@ -10,10 +10,10 @@ hashes, 64-bit xxhash), each run by a ``LocalPipelineExecutor``:
 4. filter: ``JsonlReader`` -> ``MinhashDedupFilter`` -> ``JsonlWriter``; one task per
    input file, removed documents go to an exclusion ``JsonlWriter``.
 
-The cluster stage saves cluster ids and the filter stage loads them, so both
-outputs carry ``minhash_cluster_id``: that is how the removed documents are
-matched to the kept document of their cluster. Stages run one after another
-and are timed separately (wall seconds). Every run uses fresh folders, since
+The cluster stage also saves cluster ids (``save_cluster_id=True``, a few
+bytes per duplicate), read after the run to match every removed document to
+the kept document of its cluster. Stages run one after another and are timed
+separately (wall seconds). Every run uses fresh folders, since
 datatrove skips tasks whose completion markers it finds.
 
 Run as a script it prints (or writes, with ``--json``) the result of
@@ -23,14 +23,13 @@ Run as a script it prints (or writes, with ``--json``) the result of
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-import orjson
+import numpy as np
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.dedup.minhash import (
     MinhashConfig,
@@ -45,15 +44,31 @@ from datatrove.pipeline.writers import JsonlWriter
 GLOB = "*.jsonl.gz"
 
 
-def _cluster_members(folder: Path) -> dict[str, int]:
-    """``{id: minhash_cluster_id}`` of every document datatrove wrote to ``folder``."""
-    members = {}
-    for path in sorted(folder.glob(GLOB)):
-        with gzip.open(path, "rb") as lines:
-            for line in lines:
-                record = orjson.loads(line)
-                members[record["id"]] = record["metadata"]["minhash_cluster_id"]
-    return members
+def _clusters(remove_dir: Path, input_dir: str | Path, tasks: int) -> tuple[dict, set]:
+    """Datatrove's clusters by document id: ``({id: cluster id}, {removed ids})``.
+
+    The cluster stage writes, per input file (task rank), ``<rank>.clusters``
+    ((document index, cluster id) pairs for every document in a cluster) and
+    ``<rank>.remove`` (indices of the removed documents). Indices count the
+    documents the reader yields, so the same reader maps them back to ids.
+    """
+    cluster_of: dict[str, int] = {}
+    removed: set[str] = set()
+    for path in sorted(remove_dir.glob("*.clusters")):
+        rank = int(path.stem)
+        pairs = np.fromfile(path, dtype="<u4").reshape(-1, 2)
+        wanted = dict(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), strict=True))
+        remove_path = remove_dir / f"{rank:06d}.remove"
+        dropped = (
+            set(np.fromfile(remove_path, dtype="<u4").tolist()) if remove_path.exists() else set()
+        )
+        docs = JsonlReader(str(input_dir), glob_pattern=GLOB).run(rank=rank, world_size=tasks)
+        for index, doc in enumerate(docs):
+            if index in wanted:
+                cluster_of[doc.id] = wanted[index]
+                if index in dropped:
+                    removed.add(doc.id)
+    return cluster_of, removed
 
 
 def run_datatrove_minhash(
@@ -62,7 +77,7 @@ def run_datatrove_minhash(
     """Deduplicate ``input_dir`` with datatrove's MinHash pipeline; return timings and removals.
 
     The result has ``stages`` (wall seconds of ``signatures``, ``buckets``,
-    ``clusters``, ``filter``), ``total_s``, ``documents_in``, ``removed`` and
+    ``clusters``, ``filter``), ``total_s``, ``removed`` (how many) and
     ``duplicate_of`` (``{removed id: id of the kept document of its cluster}``).
     Intermediate files go to a fresh folder under ``work_dir`` (default: the
     system temporary folder), deleted at the end.
@@ -113,7 +128,6 @@ def run_datatrove_minhash(
                     MinhashDedupFilter(
                         str(run_dir / "remove_ids"),
                         exclusion_writer=JsonlWriter(str(run_dir / "removed")),
-                        load_cluster_ids=True,
                     ),
                     JsonlWriter(str(run_dir / "output")),
                 ],
@@ -128,18 +142,16 @@ def run_datatrove_minhash(
             executor.run()
             seconds[name] = time.perf_counter() - start
 
-        removed = _cluster_members(run_dir / "removed")
-        kept = _cluster_members(run_dir / "output")
-        kept_of_cluster = {cluster: doc for doc, cluster in kept.items() if cluster != -1}
+        cluster_of, removed = _clusters(run_dir / "remove_ids", input_dir, len(files))
+        kept_of_cluster = {c: doc for doc, c in cluster_of.items() if doc not in removed}
         return {
             "config": str(config),
             "workers": workers,
             "input_files": len(files),
             "stages": seconds,
             "total_s": sum(seconds.values()),
-            "documents_in": len(kept) + len(removed),
             "removed": len(removed),
-            "duplicate_of": {doc: kept_of_cluster[cluster] for doc, cluster in removed.items()},
+            "duplicate_of": {doc: kept_of_cluster[cluster_of[doc]] for doc in sorted(removed)},
         }
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

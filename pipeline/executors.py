@@ -8,9 +8,12 @@ terminal gets procmix's own progress lines.
 
 from __future__ import annotations
 
+import sys
+
 from datatrove.executor.base import DistributedEnvVars, PipelineExecutor
 from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.utils.stats import PipelineStats
+from loguru import logger
 
 # datatrove prints a rank's log to stderr only when its local_rank is 0.
 _QUIET_LOCAL_RANK = 1
@@ -20,7 +23,11 @@ class QuietLocalExecutor(LocalPipelineExecutor):
     """datatrove's local multiprocessing executor, logging to files instead of stderr."""
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1) -> PipelineStats:
-        return super()._run_for_rank(rank, local_rank + _QUIET_LOCAL_RANK, node_rank)
+        stats = super()._run_for_rank(rank, local_rank + _QUIET_LOCAL_RANK, node_rank)
+        # datatrove restores an INFO stderr logger after each rank; keep progress lines ours.
+        logger.remove()
+        logger.add(sys.stderr, level="WARNING")
+        return stats
 
 
 class DaskPipelineExecutor(PipelineExecutor):

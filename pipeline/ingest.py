@@ -101,6 +101,7 @@ class ReadAndValidate(PipelineStep):
     def _documents(self, name: str, records, quarantine: AtomicParquetWriter) -> Iterator[Document]:
         source = source_name(name)
         rejected: list[dict] = []
+        documents = 0
         for record in records:
             key = schema.doc_key(name, record.row)
             if record.reason:
@@ -131,7 +132,7 @@ class ReadAndValidate(PipelineStep):
                 if k not in (self.text_key, self.id_key) and isinstance(v, _SCALARS)
             }
             record_source = extra.pop("source", None)
-            self.stat_update("documents")
+            documents += 1
             yield Document(
                 text=text,
                 id=key,
@@ -144,6 +145,7 @@ class ReadAndValidate(PipelineStep):
                 },
             )
         quarantine.write_rows(rejected)
+        self.stat_update("documents", value=documents)
 
 
 class DedupKeys(PipelineStep):
@@ -175,8 +177,9 @@ class DedupKeys(PipelineStep):
                 [d.text for d in batch], self.params.num_perm, self.params.seed
             )
             for i, doc in enumerate(batch):
-                digest = xxhash.xxh3_128_digest(doc.text.encode("utf-8", "surrogatepass"))
-                doc.metadata["content_hash"] = digest
+                encoded = doc.text.encode("utf-8", "surrogatepass")
+                doc.metadata["n_bytes"] = len(encoded)
+                doc.metadata["content_hash"] = xxhash.xxh3_128_digest(encoded)
                 doc.metadata["signature"] = signatures[i]
                 doc.metadata["has_shingles"] = bool(has_shingles[i])
         self.stat_update("signatures", value=len(batch))
@@ -275,27 +278,28 @@ class IngestWriter(PipelineStep):
         handles[1 + p.bands].write(low.tobytes())
         handles[2 + p.bands].write(high.tobytes())
 
-        rows = []
-        text_bytes = 0
+        n_bytes = np.array([d.metadata["n_bytes"] for d in batch], dtype=np.int64)
+        extras = []
         for doc in batch:
-            n_bytes = len(doc.text.encode("utf-8", "surrogatepass"))
-            text_bytes += n_bytes
             extra = doc.metadata["extra"]
             for key, value in extra.items():
-                extra_types.setdefault(key, Counter())[type(value).__name__] += 1
-            rows.append(
-                {
-                    "doc_key": doc.id,
-                    "id": doc.metadata["id"],
-                    "text": doc.text,
-                    "source": doc.metadata["source"],
-                    "source_file": doc.metadata["source_file"],
-                    "source_row": doc.metadata["source_row"],
-                    "n_chars": len(doc.text),
-                    "n_tokens": max(1, -(-n_bytes // BYTES_PER_TOKEN)),
-                    "content_hash": doc.metadata["content_hash"].hex(),
-                    "extra": orjson.dumps(extra).decode() if extra else None,
-                }
-            )
-        writer.write(pa.Table.from_pylist(rows, schema=schema.INGEST_SCHEMA))
-        return text_bytes
+                counts = extra_types.get(key)
+                if counts is None:
+                    counts = extra_types[key] = Counter()
+                counts[type(value).__name__] += 1
+            extras.append(orjson.dumps(extra).decode() if extra else None)
+        metadata = [d.metadata for d in batch]
+        columns = {
+            "doc_key": [d.id for d in batch],
+            "id": [m["id"] for m in metadata],
+            "text": [d.text for d in batch],
+            "source": [m["source"] for m in metadata],
+            "source_file": [m["source_file"] for m in metadata],
+            "source_row": [m["source_row"] for m in metadata],
+            "n_chars": [len(d.text) for d in batch],
+            "n_tokens": np.maximum(1, -(-n_bytes // BYTES_PER_TOKEN)),
+            "content_hash": [m["content_hash"].hex() for m in metadata],
+            "extra": extras,
+        }
+        writer.write(pa.table(columns, schema=schema.INGEST_SCHEMA))
+        return int(n_bytes.sum())

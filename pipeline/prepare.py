@@ -143,8 +143,9 @@ def _step_seconds(logs: Path, step_name: str) -> float:
     total = 0.0
     for path in sorted((logs / "stats").glob("*.json")):
         for step in json.loads(path.read_text()):
-            if step["name"].endswith(step_name):
-                total += step["time_stats"].get("total", 0.0)
+            timing = step["time_stats"]
+            if step["name"].endswith(step_name) and isinstance(timing, dict):
+                total += timing["total"]
     return total
 
 
@@ -319,7 +320,7 @@ def format_summary(summary: dict) -> str:
         f"quarantined       {summary['quarantined']:>12,}",
     ]
     for reason, n in summary["quarantined_by_reason"].items():
-        lines.append(f"  {reason:<16}{n:>12,}")
+        lines.append(f"  {reason:<26}{n:>6,}")
     lines.append(
         f"input             {summary['input_mb']:>12,.1f} MB in {summary['elapsed_s']:.1f} s "
         f"({summary['mb_per_s']:.1f} MB/s)"

@@ -26,6 +26,7 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PARQUET_MAGIC = b"PAR1"
 UTF8_BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 1 << 20
+FEED_BYTES = 16 << 10
 PARQUET_BATCH_ROWS = 1024
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
@@ -111,22 +112,24 @@ def _decompressed_chunks(path: str, fmt: str) -> Iterator[bytes]:
         inside_member = False
         offset = 0
         while chunk := f.read(CHUNK_BYTES):
-            pending = chunk
-            # Concatenated members (gzip) or frames (zstd) are one logical stream.
-            while pending:
-                inside_member = True
-                try:
-                    out = decompressor.decompress(pending)
-                except (zlib.error, zstandard.ZstdError) as e:
-                    raise StreamError(offset, f"{fmt} stream is corrupt: {e}") from e
-                if out:
-                    yield out
-                pending = b""
-                if decompressor.eof:
-                    pending = decompressor.unused_data
-                    decompressor = _new_decompressor(fmt)
-                    inside_member = False
-            offset += len(chunk)
+            # Small slices: a corrupt slice loses only itself, and the offset is precise.
+            for start in range(0, len(chunk), FEED_BYTES):
+                pending = chunk[start : start + FEED_BYTES]
+                # Concatenated members (gzip) or frames (zstd) are one logical stream.
+                while pending:
+                    inside_member = True
+                    try:
+                        out = decompressor.decompress(pending)
+                    except (zlib.error, zstandard.ZstdError) as e:
+                        raise StreamError(offset, f"{fmt} stream is corrupt: {e}") from e
+                    if out:
+                        yield out
+                    pending = b""
+                    if decompressor.eof:
+                        pending = decompressor.unused_data
+                        decompressor = _new_decompressor(fmt)
+                        inside_member = False
+                offset += min(FEED_BYTES, len(chunk) - start)
         if inside_member:
             raise StreamError(offset, f"{fmt} stream ends before its end marker (truncated file)")
 

@@ -1,0 +1,58 @@
+# procmix front door. Every target creates .venv when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= ../shared/data
+OUT    ?= out/demo
+INPUT  ?= $(DATA)
+WORKERS ?= 2
+EXECUTOR ?= local
+
+.PHONY: setup demo test prepare stats query bench lint clean help
+
+help:
+	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
+	@echo "make demo     prepare $(DATA) into $(OUT) and print its summary"
+	@echo "make test     run the test suite (what CI runs)"
+	@echo "make prepare  INPUT=... OUT=... [WORKERS=2 EXECUTOR=local|dask]"
+	@echo "make stats    OUT=...  print the run summary and composition"
+	@echo "make query    OUT=... SQL='SELECT * FROM summary'"
+	@echo "make bench    benchmark prepare against datatrove -> bench/results/prepare.json"
+	@echo "make lint     ruff"
+
+$(BIN)/procmix: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/procmix
+	@echo "procmix installed: $(BIN)/procmix"
+
+demo: setup
+	$(BIN)/procmix prepare $(DATA) -o $(OUT) --workers $(WORKERS)
+	@echo "wrote $(OUT): docs/ ledger/ quarantine/ stats.duckdb summary.json"
+	@echo "try: $(BIN)/procmix query $(OUT) \"SELECT * FROM composition LIMIT 10\""
+
+test: setup
+	$(BIN)/ruff check pipeline classifiers mixtures tests bench
+	$(BIN)/pytest
+
+prepare: setup
+	$(BIN)/procmix prepare $(INPUT) -o $(OUT) --workers $(WORKERS) --executor $(EXECUTOR)
+
+stats: setup
+	$(BIN)/procmix stats $(OUT)
+
+query: setup
+	$(BIN)/procmix query $(OUT) "$(SQL)"
+
+bench: setup
+	$(BIN)/python bench/prepare_bench.py --data $(DATA) --out bench/results/prepare.json
+	@echo "wrote bench/results/prepare.json"
+
+lint: setup
+	$(BIN)/ruff check pipeline classifiers mixtures tests bench
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,8 +1,10 @@
 """Build the benchmark corpus for ``procmix prepare`` from the shared sample data.
 
-The corpus is the shared data, streamed file by file and written as one
-``.jsonl.gz`` per source, plus ``planted_near_dups.jsonl.gz`` holding planted
-near-duplicates, plus ``truth.json`` describing every planted pair.
+The corpus is the shared data, streamed file by file and written to
+``<out_dir>/corpus/`` as one ``.jsonl.gz`` per source plus
+``planted_near_dups.jsonl.gz`` holding planted near-duplicates;
+``<out_dir>/truth.json`` describes every planted pair. (``truth.json`` stays out
+of the corpus folder: procmix reads ``.json`` files in an input folder as JSONL.)
 
 - ``scale=k`` writes k copies of every document. Copy 0 is the original; copy
   ``j > 0`` has ``#j`` appended to its id and 30 % of its words replaced, so the
@@ -44,6 +46,7 @@ PLANT_MIN_WORDS = 50
 COPY_REPLACE_RATE = 0.3
 PLANTED_FILE = "planted_near_dups.jsonl.gz"
 TRUTH_FILE = "truth.json"
+CORPUS_DIR = "corpus"
 MB = 1_000_000
 
 _WHITESPACE = re.compile(r"(\s+)")
@@ -144,9 +147,10 @@ def build_corpus(
 ) -> dict:
     """Write the benchmark corpus and ``truth.json`` into ``out_dir``; return what was written.
 
-    The returned dict has ``out_dir``, ``files`` (corpus file names), ``documents``,
-    ``text_mb`` (UTF-8 text written, MB = 10**6 bytes), ``planted_pairs``,
-    ``scale``, ``seed`` and ``max_mb``.
+    The returned dict has ``out_dir``, ``corpus_dir``, ``truth`` (path of
+    ``truth.json``), ``files`` (corpus file names), ``documents``, ``jsonl_mb``
+    (uncompressed JSONL written), ``text_mb`` (UTF-8 text written; MB = 10**6
+    bytes), ``planted_pairs``, ``scale``, ``seed`` and ``max_mb``.
     """
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
@@ -154,25 +158,29 @@ def build_corpus(
     if not sources:
         raise FileNotFoundError(f"no *.jsonl.gz files in {data_dir}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    corpus = out / CORPUS_DIR
+    corpus.mkdir(parents=True, exist_ok=True)
     total_gz = sum(path.stat().st_size for path in sources)
     pool = _WordPool(random.Random(f"{seed}:pool"))
     truth: list[dict] = []
     files: list[str] = []
     documents = 0
+    jsonl_bytes = 0
     text_bytes = 0
 
     def write(sink: gzip.GzipFile, record: dict) -> None:
-        nonlocal documents, text_bytes
-        sink.write(orjson.dumps(record) + b"\n")
+        nonlocal documents, jsonl_bytes, text_bytes
+        line = orjson.dumps(record) + b"\n"
+        sink.write(line)
         documents += 1
+        jsonl_bytes += len(line)
         text_bytes += len(record["text"].encode())
 
-    with gzip.GzipFile(out / PLANTED_FILE, "wb", compresslevel=1, mtime=0) as planted:
+    with gzip.GzipFile(corpus / PLANTED_FILE, "wb", compresslevel=1, mtime=0) as planted:
         for source in sources:
             budget = None if max_mb is None else max_mb * MB * source.stat().st_size / total_gz
             files.append(source.name)
-            with gzip.GzipFile(out / source.name, "wb", compresslevel=1, mtime=0) as sink:
+            with gzip.GzipFile(corpus / source.name, "wb", compresslevel=1, mtime=0) as sink:
                 for record in _read_records(source, budget):
                     text = record["text"]
                     pieces, words = _pieces(text)
@@ -208,8 +216,11 @@ def build_corpus(
     (out / TRUTH_FILE).write_text(json.dumps(truth, indent=0) + "\n")
     return {
         "out_dir": str(out),
+        "corpus_dir": str(corpus),
+        "truth": str(out / TRUTH_FILE),
         "files": files,
         "documents": documents,
+        "jsonl_mb": jsonl_bytes / MB,
         "text_mb": text_bytes / MB,
         "planted_pairs": len(truth),
         "scale": scale,

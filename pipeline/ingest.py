@@ -92,7 +92,7 @@ class ReadAndValidate(PipelineStep):
                     self.text_key,
                     self.max_chars,
                     layout.quarantine_files,
-                    f"{rank:05d}-{os.path.basename(self.files[index])}",
+                    f"{rank:05d}-{os.path.basename(self.files[index])}.quarantined",
                 )
                 yield from self._documents(self.names[index], records, quarantine)
                 reports.append(vars(report) | {"name": self.names[index]})

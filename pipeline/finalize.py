@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +23,20 @@ _ARROW_TYPES = {
 }
 
 
-def extra_column_types(type_counts: list[dict[str, dict[str, int]]]) -> dict[str, str]:
-    """One Arrow type per input field, from the Python types seen across all ranks.
+def extra_column_types(kinds_per_rank: list[dict[str, list[str]]]) -> dict[str, str]:
+    """One Arrow type per input field, from the kinds of value seen across all ranks.
 
     Fields keep their type when every value agrees (ints mixed with floats
     become float64); any other mixture is stored as strings (JSON for
     non-strings), so every docs file has the same schema.
     """
-    seen: dict[str, Counter] = {}
-    for counts in type_counts:
-        for key, types in counts.items():
-            seen.setdefault(key, Counter()).update(types)
+    seen: dict[str, set[str]] = {}
+    for kinds in kinds_per_rank:
+        for key, names in kinds.items():
+            seen.setdefault(key, set()).update(names)
     result = {}
     for key in sorted(seen):
-        kinds = set(seen[key])
+        kinds = seen[key]
         if kinds == {"bool"}:
             result[key] = "bool"
         elif kinds == {"int"}:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -186,6 +185,41 @@ class DedupKeys(PipelineStep):
         yield from batch
 
 
+_KIND_OF_ARROW_TYPE = {
+    pa.bool_(): "bool",
+    pa.int64(): "int",
+    pa.float64(): "float",
+    pa.string(): "str",
+}
+
+
+def field_types(records: list[dict]) -> dict[str, set[str]]:
+    """The kinds of value (bool, int, float, str) each field takes in ``records``.
+
+    Arrow infers a whole batch at once; only a batch whose fields mix
+    incompatible kinds falls back to looking at every value.
+    """
+    try:
+        inferred = pa.array(records).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        kinds: dict[str, set[str]] = {}
+        for record in records:
+            for key, value in record.items():
+                kind = type(value).__name__
+                if kind == "int" and not -(2**63) <= value < 2**63:
+                    kind = "bigint"  # stored as a string: no Arrow integer holds it
+                kinds.setdefault(key, set()).add(kind)
+        return kinds
+    if not pa.types.is_struct(inferred):
+        return {}
+    # int and float in one field infer as float64: reported as both kinds.
+    return {
+        field.name: {_KIND_OF_ARROW_TYPE[field.type]}
+        for field in inferred
+        if field.type in _KIND_OF_ARROW_TYPE
+    }
+
+
 def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One 64-bit hash per (band, document): a ``(bands, n)`` array."""
     n = len(signatures)
@@ -225,7 +259,7 @@ class IngestWriter(PipelineStep):
             *(layout.band_hashes(rank, b) for b in range(p.bands + 1)),
             layout.content_hash_high(rank),
         ]
-        extra_types: dict[str, Counter] = {}
+        extra_types: dict[str, set[str]] = {}
         documents = 0
         text_bytes = 0
         with ExitStack() as stack:
@@ -251,7 +285,7 @@ class IngestWriter(PipelineStep):
             {
                 "documents": documents,
                 "text_bytes": text_bytes,
-                "extra_types": {k: dict(v) for k, v in sorted(extra_types.items())},
+                "extra_types": {k: sorted(v) for k, v in sorted(extra_types.items())},
                 "writer_seconds": time.perf_counter() - started,
             },
         )
@@ -279,15 +313,9 @@ class IngestWriter(PipelineStep):
         handles[2 + p.bands].write(high.tobytes())
 
         n_bytes = np.array([d.metadata["n_bytes"] for d in batch], dtype=np.int64)
-        extras = []
-        for doc in batch:
-            extra = doc.metadata["extra"]
-            for key, value in extra.items():
-                counts = extra_types.get(key)
-                if counts is None:
-                    counts = extra_types[key] = Counter()
-                counts[type(value).__name__] += 1
-            extras.append(orjson.dumps(extra).decode() if extra else None)
+        extras = [d.metadata["extra"] for d in batch]
+        for key, kinds in field_types(extras).items():
+            extra_types.setdefault(key, set()).update(kinds)
         metadata = [d.metadata for d in batch]
         columns = {
             "doc_key": [d.id for d in batch],
@@ -299,7 +327,7 @@ class IngestWriter(PipelineStep):
             "n_chars": [len(d.text) for d in batch],
             "n_tokens": np.maximum(1, -(-n_bytes // BYTES_PER_TOKEN)),
             "content_hash": [m["content_hash"].hex() for m in metadata],
-            "extra": extras,
+            "extra": [orjson.dumps(e).decode() if e else None for e in extras],
         }
         writer.write(pa.table(columns, schema=schema.INGEST_SCHEMA))
         return int(n_bytes.sum())

@@ -136,7 +136,7 @@ def _decompressed_chunks(path: str, fmt: str) -> Iterator[bytes]:
 
 def _lines(path: str, fmt: str, report: FileReport) -> Iterator[tuple[int, int, bytes]]:
     """(row, byte offset in the decompressed stream, line) for every line, blank ones too."""
-    buffer = b""
+    pieces: list[bytes] = []  # the current line so far, when it spans chunks
     row = 0
     consumed = 0
     first = True
@@ -148,17 +148,22 @@ def _lines(path: str, fmt: str, report: FileReport) -> Iterator[tuple[int, int, 
                 if chunk.startswith(UTF8_BOM):
                     chunk = chunk[len(UTF8_BOM) :]
                     consumed = len(UTF8_BOM)
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
+            if b"\n" not in chunk:
+                pieces.append(chunk)  # a long line: join once, when it ends
+                continue
+            *complete, rest = chunk.split(b"\n")
+            if pieces:
+                complete[0] = b"".join(pieces) + complete[0]
+            pieces = [rest] if rest else []
             for line in complete:
                 yield row, consumed, line
                 consumed += len(line) + 1
                 row += 1
     except StreamError as e:
-        e.partial_line, e.next_row, e.stream_offset = buffer, row, consumed
+        e.partial_line, e.next_row, e.stream_offset = b"".join(pieces), row, consumed
         raise
-    if buffer:
-        yield row, consumed, buffer
+    if pieces:
+        yield row, consumed, b"".join(pieces)
 
 
 def _reject(row: int, reason: str, detail: str, raw: bytes | None, offset: int | None) -> Record:

@@ -71,13 +71,24 @@ def _clusters(remove_dir: Path, input_dir: str | Path, tasks: int) -> tuple[dict
     return cluster_of, removed
 
 
+def _step_seconds(stats_path: Path) -> dict[str, float]:
+    """Seconds each pipeline step spent, summed over the stage's tasks (datatrove's stats.json)."""
+    seconds = {}
+    for step in json.loads(stats_path.read_text()):
+        timing = step["time_stats"]
+        seconds[step["name"]] = timing["total"] if isinstance(timing, dict) else timing
+    return seconds
+
+
 def run_datatrove_minhash(
     input_dir: str | Path, work_dir: str | Path | None = None, workers: int = 2
 ) -> dict:
     """Deduplicate ``input_dir`` with datatrove's MinHash pipeline; return timings and removals.
 
     The result has ``stages`` (wall seconds of ``signatures``, ``buckets``,
-    ``clusters``, ``filter``), ``total_s``, ``removed`` (how many) and
+    ``clusters``, ``filter``), ``total_s``, ``step_core_seconds`` (per stage, the
+    seconds each step spent summed over tasks), ``dedup_core_seconds`` (the
+    MinHash steps of signatures, buckets and clusters), ``removed`` (how many) and
     ``duplicate_of`` (``{removed id: id of the kept document of its cluster}``).
     Intermediate files go to a fresh folder under ``work_dir`` (default: the
     system temporary folder), deleted at the end.
@@ -142,6 +153,8 @@ def run_datatrove_minhash(
             executor.run()
             seconds[name] = time.perf_counter() - start
 
+        steps = {name: _step_seconds(run_dir / "logs" / name / "stats.json") for name in stages}
+        dedup_steps = [steps[name] for name in ("signatures", "buckets", "clusters")]
         cluster_of, removed = _clusters(run_dir / "remove_ids", input_dir, len(files))
         kept_of_cluster = {c: doc for doc, c in cluster_of.items() if doc not in removed}
         return {
@@ -150,6 +163,13 @@ def run_datatrove_minhash(
             "input_files": len(files),
             "stages": seconds,
             "total_s": sum(seconds.values()),
+            "step_core_seconds": steps,
+            "dedup_core_seconds": sum(
+                seconds
+                for step in dedup_steps
+                for name, seconds in step.items()
+                if "MinHash" in name
+            ),
             "removed": len(removed),
             "duplicate_of": {doc: kept_of_cluster[cluster_of[doc]] for doc in sorted(removed)},
         }

@@ -2,14 +2,17 @@
 
 ``LshBuckets`` runs one task per (band, hash partition): it reads that band's
 hashes from every ingest rank, groups equal hashes with a sort (no Python loop
-per document), verifies each candidate pair against the threshold with the
-signatures' estimated Jaccard, and writes the verified pairs. The extra band
+per document), estimates each candidate pair's Jaccard from the signatures and
+drops the pairs clearly below the threshold. The extra band
 ``params.exact_band`` groups the 128-bit content hash: exact duplicates.
 
-``NearDuplicateClusters`` joins all verified pairs with scipy's sparse
-connected components and keeps the lowest-numbered document of each cluster
-(documents are numbered in input-file order, so the choice is deterministic
-and independent of how many workers ran).
+``NearDuplicateClusters`` takes the union of all bands' pairs, accepts those
+whose estimate is clearly above the threshold, settles the borderline ones
+(within three standard errors of it) with the exact Jaccard of their shingle
+sets, joins the accepted pairs with scipy's sparse connected components and
+keeps the lowest-numbered document of each cluster (documents are numbered in
+input-file order, so the choice is deterministic and independent of how many
+workers ran).
 """
 
 from __future__ import annotations
@@ -26,8 +29,16 @@ from scipy.sparse.csgraph import connected_components
 from pipeline import schema
 from pipeline.atomic import AtomicParquetWriter, atomic_path
 from pipeline.layout import DedupParams, Layout
+from pipeline.minhash import shingle_hashes
 
 CLUSTER_ROW_GROUP = 65536
+EDGE_DTYPE = np.dtype([("a", np.int64), ("b", np.int64), ("estimate", np.float32)])
+
+
+def borderline_margin(params: DedupParams) -> float:
+    """Three standard errors of a MinHash Jaccard estimate at the threshold."""
+    t = params.threshold
+    return 3.0 * float(np.sqrt(t * (1.0 - t) / params.num_perm))
 
 
 def candidate_pairs(hashes: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -96,30 +107,39 @@ class LshBuckets(PipelineStep):
                 nodes.append(keep.astype(np.int64) + offsets[r])
             pairs = candidate_pairs(np.concatenate(hashes), np.concatenate(nodes))
             self.stat_update("candidate_pairs", value=len(pairs))
-            pairs = self._verified(layout, offsets, pairs, band == p.exact_band)
-            self.stat_update("verified_pairs", value=len(pairs))
+            edges = self._estimated(layout, offsets, pairs, band == p.exact_band)
+            self.stat_update("plausible_pairs", value=len(edges))
             with atomic_path(layout.edges(band, partition)) as tmp, open(tmp, "wb") as f:
-                np.save(f, pairs)
+                np.save(f, edges)
 
-    def _verified(
+    def _estimated(
         self, layout: Layout, offsets: np.ndarray, pairs: np.ndarray, exact: bool
     ) -> np.ndarray:
-        if not len(pairs):
-            return pairs.reshape(0, 2)
+        """Candidate pairs that may reach the threshold, with their estimated Jaccard."""
         ranks = range(self.ingest_ranks)
+        if not len(pairs):
+            return np.zeros(0, dtype=EDGE_DTYPE)
         if exact:
             # Low 64 bits matched in the bucket; the high 64 bits confirm the copy.
             high = _RankedArrays(
                 offsets, [layout.content_hash_high(r) for r in ranks], np.uint64, 1
             )
-            same = high.take(pairs[:, 0])[:, 0] == high.take(pairs[:, 1])[:, 0]
-            return pairs[same]
-        p = self.params
-        signatures = _RankedArrays(
-            offsets, [layout.signatures(r) for r in ranks], np.uint32, p.num_perm
-        )
-        agreement = (signatures.take(pairs[:, 0]) == signatures.take(pairs[:, 1])).mean(axis=1)
-        return pairs[agreement >= p.threshold]
+            estimate = (high.take(pairs[:, 0])[:, 0] == high.take(pairs[:, 1])[:, 0]).astype(
+                np.float32
+            )
+            keep = estimate == 1.0
+        else:
+            p = self.params
+            signatures = _RankedArrays(
+                offsets, [layout.signatures(r) for r in ranks], np.uint32, p.num_perm
+            )
+            estimate = (signatures.take(pairs[:, 0]) == signatures.take(pairs[:, 1])).mean(
+                axis=1, dtype=np.float32
+            )
+            keep = estimate >= p.threshold - borderline_margin(p)
+        edges = np.zeros(int(keep.sum()), dtype=EDGE_DTYPE)
+        edges["a"], edges["b"], edges["estimate"] = pairs[keep, 0], pairs[keep, 1], estimate[keep]
+        return edges
 
 
 class NearDuplicateClusters(PipelineStep):
@@ -145,8 +165,9 @@ class NearDuplicateClusters(PipelineStep):
                 for partition in range(p.bucket_partitions):
                     edges = np.load(layout.edges(band, partition))
                     (exact if band == p.exact_band else near).append(edges)
-            exact_edges = np.concatenate(exact)
-            all_edges = np.concatenate([*near, exact_edges])
+            exact_edges = _as_pairs(np.concatenate(exact))
+            near_edges = self._accepted(layout, np.unique(np.concatenate(near)))
+            all_edges = np.concatenate([near_edges, exact_edges])
             nodes, compact = np.unique(all_edges, return_inverse=True)
             compact = compact.reshape(-1, 2)
             n = len(nodes)
@@ -175,6 +196,26 @@ class NearDuplicateClusters(PipelineStep):
             for start in range(0, max(table.num_rows, 1), CLUSTER_ROW_GROUP):
                 writer.write(table.slice(start, CLUSTER_ROW_GROUP))
 
+    def _accepted(self, layout: Layout, edges: np.ndarray) -> np.ndarray:
+        """Pairs at or above the threshold: by estimate when clear, else by exact Jaccard."""
+        p = self.params
+        margin = borderline_margin(p)
+        clear = edges["estimate"] >= p.threshold + margin
+        borderline = edges[~clear]
+        self.stat_update("borderline_pairs", value=len(borderline))
+        offsets = layout.doc_offsets(self.ingest_ranks)
+        texts = _texts(layout, offsets, np.unique(_as_pairs(borderline)))
+        shingle_sets = {node: _shingle_set(text) for node, text in texts.items()}
+        exact = np.array(
+            [
+                _jaccard(shingle_sets[a], shingle_sets[b])
+                for a, b in zip(borderline["a"], borderline["b"], strict=True)
+            ],
+            dtype=np.float64,
+        )
+        accepted = np.concatenate([edges[clear], borderline[exact >= p.threshold]])
+        return _as_pairs(accepted)
+
     def _doc_keys(self, layout: Layout, nodes: np.ndarray) -> pa.Array:
         """doc_key of each global document number (reads only the doc_key column)."""
         offsets = layout.doc_offsets(self.ingest_ranks)
@@ -187,6 +228,39 @@ class NearDuplicateClusters(PipelineStep):
                 zero_copy_only=False
             )
         return pa.array(keys, type=pa.string())
+
+
+def _as_pairs(edges: np.ndarray) -> np.ndarray:
+    return np.stack([edges["a"], edges["b"]], axis=1) if len(edges) else np.zeros((0, 2), np.int64)
+
+
+def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> dict[int, str]:
+    """Texts of the given global document numbers, reading only the row groups holding them."""
+    texts: dict[int, str] = {}
+    rank_of = np.searchsorted(offsets, nodes, side="right") - 1
+    for rank in np.unique(rank_of):
+        parquet = pq.ParquetFile(layout.ingest_docs(int(rank)))
+        group_starts = np.cumsum(
+            [0] + [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
+        )
+        local = nodes[rank_of == rank] - offsets[rank]
+        group_of = np.searchsorted(group_starts, local, side="right") - 1
+        for group in np.unique(group_of):
+            column = parquet.read_row_group(int(group), columns=["text"])["text"]
+            for row in local[group_of == group]:
+                node = int(row + offsets[rank])
+                texts[node] = column[int(row - group_starts[group])].as_py()
+    return texts
+
+
+def _shingle_set(text: str) -> np.ndarray:
+    hashes, _ = shingle_hashes([text])
+    return np.unique(hashes)
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    union = len(np.union1d(a, b))
+    return len(np.intersect1d(a, b, assume_unique=True)) / union if union else 1.0
 
 
 def _components(edges: np.ndarray, n: int) -> np.ndarray:

@@ -133,7 +133,7 @@ def _watch_progress(
 
 
 def _quiet_datatrove() -> None:
-    """Keep datatrove's driver-side chatter off the terminal (ranks log to files)."""
+    """Keep library INFO logs off the terminal: procmix prints its own progress lines."""
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
 
@@ -167,6 +167,7 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
         return json.loads(layout.summary.read_text())
 
     started = time.perf_counter()
+    _quiet_datatrove()
     stage_seconds: dict[str, float] = {}
     ingest_ranks = len(files)
     params = config.dedup
@@ -179,7 +180,6 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
 
         def run_stage(stage: str, pipeline: list, tasks: int) -> None:
             stage_start = time.perf_counter()
-            _quiet_datatrove()
             logs = layout.logs / stage
             done = threading.Event()
             watcher = threading.Thread(

@@ -205,7 +205,10 @@ class NearDuplicateClusters(PipelineStep):
         self.stat_update("borderline_pairs", value=len(borderline))
         offsets = layout.doc_offsets(self.ingest_ranks)
         texts = _texts(layout, offsets, np.unique(_as_pairs(borderline)))
-        shingle_sets = {node: _shingle_set(text) for node, text in texts.items()}
+        hashes, bounds = shingle_hashes(list(texts.values()))
+        shingle_sets = {
+            node: np.unique(hashes[bounds[i] : bounds[i + 1]]) for i, node in enumerate(texts)
+        }
         exact = np.array(
             [
                 _jaccard(shingle_sets[a], shingle_sets[b])
@@ -251,11 +254,6 @@ def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> dict[int, 
                 node = int(row + offsets[rank])
                 texts[node] = column[int(row - group_starts[group])].as_py()
     return texts
-
-
-def _shingle_set(text: str) -> np.ndarray:
-    hashes, _ = shingle_hashes([text])
-    return np.unique(hashes)
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -99,6 +99,7 @@ class ReadAndValidate(PipelineStep):
 
     def _documents(self, name: str, records, quarantine: AtomicParquetWriter) -> Iterator[Document]:
         source = source_name(name)
+        text_key, id_key = self.text_key, self.id_key
         rejected: list[dict] = []
         documents = 0
         for record in records:
@@ -123,20 +124,19 @@ class ReadAndValidate(PipelineStep):
                     quarantine.write_rows(rejected)
                     rejected = []
                 continue
-            fields = record.fields
-            text = fields[self.text_key]
-            extra = {
-                k: v
-                for k, v in fields.items()
-                if k not in (self.text_key, self.id_key) and isinstance(v, _SCALARS)
-            }
+            # The parsed record is ours: what is left after popping is its extra fields.
+            extra = record.fields
+            text = extra.pop(text_key)
+            user_id = extra.pop(id_key, None)
             record_source = extra.pop("source", None)
+            for k in [k for k, v in extra.items() if not isinstance(v, _SCALARS)]:
+                del extra[k]
             documents += 1
             yield Document(
                 text=text,
                 id=key,
                 metadata={
-                    "id": _as_id(fields.get(self.id_key)),
+                    "id": _as_id(user_id),
                     "source": record_source if isinstance(record_source, str) else source,
                     "source_file": name,
                     "source_row": record.row,
@@ -267,7 +267,9 @@ class IngestWriter(PipelineStep):
             tmp_paths = [stack.enter_context(atomic_path(path)) for path in raw_targets]
             handles = [stack.enter_context(open(t, "wb")) for t in tmp_paths]
             writer = stack.enter_context(
-                AtomicParquetWriter(layout.ingest_docs(rank), schema.INGEST_SCHEMA)
+                AtomicParquetWriter(
+                    layout.ingest_docs(rank), schema.INGEST_SCHEMA, compression_level=1
+                )
             )
             batch: list[Document] = []
             for doc in data:

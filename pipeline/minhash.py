@@ -31,10 +31,12 @@ _SHINGLE_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
 
 def _folded_words(texts: pa.Array) -> pa.ListArray:
     """Words of each text after case, punctuation and whitespace folding (Arrow kernels)."""
-    unicode_folded = pc.replace_substring_regex(
-        texts.cast(pa.large_string()), _UNICODE_PUNCTUATION, " "
-    )
-    lowered = pc.utf8_lower(unicode_folded)
+    texts = texts.cast(pa.large_string())
+    if pc.all(pc.string_is_ascii(texts)).as_py() is False:
+        # Unicode lower-casing and punctuation folding cost twice ASCII's: only when needed.
+        lowered = pc.utf8_lower(pc.replace_substring_regex(texts, _UNICODE_PUNCTUATION, " "))
+    else:
+        lowered = pc.ascii_lower(texts)
     _, offsets, data = lowered.buffers()
     # bytes.translate maps byte for byte, so Arrow's offsets stay valid.
     raw = data.to_pybytes() if data is not None else b""
@@ -80,7 +82,7 @@ def shingle_hashes(
     encoded = pc.dictionary_encode(pc.list_flatten(words))
     distinct = encoded.dictionary.to_pylist()
     distinct_hash = np.fromiter(
-        (xxhash.xxh3_64_intdigest(w) for w in distinct), dtype=np.uint64, count=len(distinct)
+        map(xxhash.xxh3_64_intdigest, distinct), dtype=np.uint64, count=len(distinct)
     )
     word_hash = distinct_hash[encoded.indices.to_numpy()]
 

@@ -199,7 +199,7 @@ def _jsonl_records(
     try:
         for row, offset, line in _lines(path, fmt, report):
             line = line.removesuffix(b"\r")
-            if not line.strip():
+            if not line or line.isspace():
                 report.blank_lines += 1
                 continue
             report.records += 1

@@ -79,10 +79,9 @@ class _RankedArrays:
         return out
 
 
-class LshBuckets(PipelineStep):
-    """Verified candidate pairs for one band and hash partition."""
+class _DedupStage(PipelineStep):
+    """A step over all ingest ranks' intermediates under ``out``."""
 
-    name = "lsh buckets"
     type = "🫂 - DEDUP"
 
     def __init__(self, out: str, ingest_ranks: int, params: DedupParams):
@@ -90,6 +89,12 @@ class LshBuckets(PipelineStep):
         self.out = out
         self.ingest_ranks = ingest_ranks
         self.params = params
+
+
+class LshBuckets(_DedupStage):
+    """Candidate pairs of one band and hash partition that may reach the threshold."""
+
+    name = "lsh buckets"
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
@@ -142,17 +147,10 @@ class LshBuckets(PipelineStep):
         return edges
 
 
-class NearDuplicateClusters(PipelineStep):
-    """Connected components of all verified pairs; one representative per cluster."""
+class NearDuplicateClusters(_DedupStage):
+    """Connected components of all accepted pairs; one representative per cluster."""
 
     name = "near-duplicate clusters"
-    type = "🫂 - DEDUP"
-
-    def __init__(self, out: str, ingest_ranks: int, params: DedupParams):
-        super().__init__()
-        self.out = out
-        self.ingest_ranks = ingest_ranks
-        self.params = params
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:

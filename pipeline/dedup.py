@@ -205,7 +205,7 @@ class NearDuplicateClusters(_DedupStage):
         texts = _texts(layout, offsets, np.unique(_as_pairs(borderline)))
         hashes, bounds = shingle_hashes(list(texts.values()))
         shingle_sets = {
-            node: np.unique(hashes[bounds[i] : bounds[i + 1]]) for i, node in enumerate(texts)
+            node: set(hashes[bounds[i] : bounds[i + 1]].tolist()) for i, node in enumerate(texts)
         }
         exact = np.array(
             [
@@ -254,9 +254,9 @@ def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> dict[int, 
     return texts
 
 
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    union = len(np.union1d(a, b))
-    return len(np.intersect1d(a, b, assume_unique=True)) / union if union else 1.0
+def _jaccard(a: set[int], b: set[int]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 1.0
 
 
 def _components(edges: np.ndarray, n: int) -> np.ndarray:

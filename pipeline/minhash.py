@@ -40,19 +40,16 @@ def _folded_words(texts: pa.Array) -> pa.ListArray:
     _, offsets, data = lowered.buffers()
     # bytes.translate maps byte for byte, so Arrow's offsets stay valid.
     raw = data.to_pybytes() if data is not None else b""
-    folded = pc.ascii_trim_whitespace(
-        pa.LargeStringArray.from_buffers(
-            len(lowered), offsets, pa.py_buffer(raw.translate(_WORD_BYTES)), offset=lowered.offset
-        )
+    folded = pa.LargeStringArray.from_buffers(
+        len(lowered), offsets, pa.py_buffer(raw.translate(_WORD_BYTES)), offset=lowered.offset
     )
-    # Arrow splits "" into [""]; a null has no words at all.
-    wordless = pc.equal(pc.binary_length(folded), 0)
-    return pc.ascii_split_whitespace(pc.if_else(wordless, None, folded))
+    # Leading/trailing separators split into empty strings; shingle_hashes drops them.
+    return pc.ascii_split_whitespace(folded)
 
 
 def normalized_words(text: str) -> list[str]:
     """The words MinHash sees, after case, punctuation and whitespace folding."""
-    return _folded_words(pa.array([text])).to_pylist()[0] or []
+    return [w for w in _folded_words(pa.array([text])).to_pylist()[0] if w]
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
@@ -78,8 +75,11 @@ def shingle_hashes(
     if not isinstance(texts, pa.Array):
         texts = pa.array(texts, pa.large_string())
     words = _folded_words(texts)
-    words_per_text = pc.list_value_length(words).fill_null(0).to_numpy().astype(np.int64)
-    encoded = pc.dictionary_encode(pc.list_flatten(words))
+    flat = pc.list_flatten(words)
+    is_word = pc.greater(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False)
+    text_of_token = pc.list_parent_indices(words).to_numpy()
+    words_per_text = np.bincount(text_of_token[is_word], minlength=len(texts))
+    encoded = pc.dictionary_encode(pc.filter(flat, is_word))
     distinct = encoded.dictionary.to_pylist()
     distinct_hash = np.fromiter(
         map(xxhash.xxh3_64_intdigest, distinct), dtype=np.uint64, count=len(distinct)
@@ -87,23 +87,32 @@ def shingle_hashes(
     word_hash = distinct_hash[encoded.indices.to_numpy()]
 
     n_words = len(word_hash)
-    first_word = np.zeros(len(words_per_text), dtype=np.int64)
-    first_word[1:] = np.cumsum(words_per_text)[:-1]
-    text_of_word = np.repeat(np.arange(len(words_per_text)), words_per_text)
-    end_of_own_text = (first_word + words_per_text)[text_of_word]
+    first_word = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum(words_per_text[:-1], out=first_word[1:])
+    # Combine every run of `size` consecutive words, ignoring text boundaries; the
+    # runs that cross one are dropped below, and short texts are redone on their own.
     padded = np.concatenate([word_hash, np.zeros(size, dtype=np.uint64)])
-    index = np.arange(n_words)
     combined = np.zeros(n_words, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(size):
             combined *= _SHINGLE_HASH_BASE
-            combined += np.where(index + k < end_of_own_text, padded[k : k + n_words], 0)
-    last_start = first_word + np.maximum(words_per_text - size, 0)
-    is_shingle_start = index <= last_start[text_of_word]
+            combined += padded[k : k + n_words]
+        short = np.flatnonzero((words_per_text > 0) & (words_per_text < size))
+        for text in short:
+            first, count = first_word[text], words_per_text[text]
+            value = np.uint64(0)
+            for k in range(size):
+                value *= _SHINGLE_HASH_BASE
+                value += word_hash[first + k] if k < count else np.uint64(0)
+            combined[first] = value
     shingles_per_text = np.where(words_per_text > 0, np.maximum(words_per_text - size + 1, 1), 0)
-    offsets = np.zeros(len(words_per_text) + 1, dtype=np.uint64)
+    starts = np.repeat(first_word, shingles_per_text)
+    within = np.arange(len(starts)) - np.repeat(
+        np.cumsum(shingles_per_text) - shingles_per_text, shingles_per_text
+    )
+    offsets = np.zeros(len(texts) + 1, dtype=np.uint64)
     np.cumsum(shingles_per_text, out=offsets[1:])
-    return combined[is_shingle_start], offsets
+    return combined[starts + within], offsets
 
 
 def minhash_signatures(

@@ -32,6 +32,7 @@ from pipeline.layout import DedupParams, Layout
 from pipeline.minhash import shingle_hashes
 
 CLUSTER_ROW_GROUP = 65536
+VERIFY_CHUNK_PAIRS = 2048
 EDGE_DTYPE = np.dtype([("a", np.int64), ("b", np.int64), ("estimate", np.float32)])
 
 
@@ -195,27 +196,29 @@ class NearDuplicateClusters(_DedupStage):
                 writer.write(table.slice(start, CLUSTER_ROW_GROUP))
 
     def _accepted(self, layout: Layout, edges: np.ndarray) -> np.ndarray:
-        """Pairs at or above the threshold: by estimate when clear, else by exact Jaccard."""
+        """Pairs at or above the threshold: by estimate when clear, else by exact Jaccard.
+
+        Borderline pairs are checked a chunk at a time, so memory holds the texts
+        of one chunk, never those of every borderline document.
+        """
         p = self.params
-        margin = borderline_margin(p)
-        clear = edges["estimate"] >= p.threshold + margin
-        borderline = edges[~clear]
+        clear = edges["estimate"] >= p.threshold + borderline_margin(p)
+        borderline = np.sort(edges[~clear], order=["a", "b"])
         self.stat_update("borderline_pairs", value=len(borderline))
         offsets = layout.doc_offsets(self.ingest_ranks)
-        texts = _texts(layout, offsets, np.unique(_as_pairs(borderline)))
-        hashes, bounds = shingle_hashes(list(texts.values()))
-        shingle_sets = {
-            node: set(hashes[bounds[i] : bounds[i + 1]].tolist()) for i, node in enumerate(texts)
-        }
-        exact = np.array(
-            [
-                _jaccard(shingle_sets[a], shingle_sets[b])
-                for a, b in zip(borderline["a"], borderline["b"], strict=True)
-            ],
-            dtype=np.float64,
-        )
-        accepted = np.concatenate([edges[clear], borderline[exact >= p.threshold]])
-        return _as_pairs(accepted)
+        reaches = np.zeros(len(borderline), dtype=bool)
+        for start in range(0, len(borderline), VERIFY_CHUNK_PAIRS):
+            chunk = borderline[start : start + VERIFY_CHUNK_PAIRS]
+            texts = _texts(layout, offsets, np.unique(_as_pairs(chunk)))
+            hashes, bounds = shingle_hashes(list(texts.values()))
+            shingle_sets = {
+                node: np.unique(hashes[bounds[i] : bounds[i + 1]]) for i, node in enumerate(texts)
+            }
+            reaches[start : start + len(chunk)] = [
+                _jaccard(shingle_sets[a], shingle_sets[b]) >= p.threshold
+                for a, b in zip(chunk["a"], chunk["b"], strict=True)
+            ]
+        return _as_pairs(np.concatenate([edges[clear], borderline[reaches]]))
 
     def _doc_keys(self, layout: Layout, nodes: np.ndarray) -> pa.Array:
         """doc_key of each global document number (reads only the doc_key column)."""
@@ -254,9 +257,11 @@ def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> dict[int, 
     return texts
 
 
-def _jaccard(a: set[int], b: set[int]) -> float:
-    union = len(a | b)
-    return len(a & b) / union if union else 1.0
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of two arrays of distinct values."""
+    shared = len(np.intersect1d(a, b, assume_unique=True))
+    union = len(a) + len(b) - shared
+    return shared / union if union else 1.0
 
 
 def _components(edges: np.ndarray, n: int) -> np.ndarray:

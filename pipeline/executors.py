@@ -76,11 +76,15 @@ class RankExecutor(PipelineExecutor):
 
 
 class LocalExecutor(RankExecutor):
-    """Ranks on a local process pool of ``workers`` (in this process when 1)."""
+    """Ranks on a local process pool of ``workers`` (in this process when 1).
+
+    With a pool, even a single-rank stage runs in a worker: what it allocates
+    is returned to the system when the pool closes, not kept by the driver.
+    """
 
     def __init__(self, pipeline: list, tasks: int, workers: int, logging_dir: str):
         super().__init__(pipeline, tasks, logging_dir)
-        self.workers = max(1, min(workers, tasks))
+        self.workers = max(1, workers)
 
     def run(self) -> PipelineStats:
         ranks = self.get_incomplete_ranks()
@@ -88,7 +92,7 @@ class LocalExecutor(RankExecutor):
             return self._merge([self._run_for_rank(rank) for rank in ranks])
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
-        with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(min(self.workers, len(ranks) or 1), mp_context=context) as pool:
             futures = [pool.submit(self._run_for_rank, rank) for rank in ranks]
             return self._merge([future.result() for future in as_completed(futures)])
 

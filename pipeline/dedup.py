@@ -43,18 +43,25 @@ def borderline_margin(params: DedupParams) -> float:
 
 
 def candidate_pairs(hashes: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """Pairs (first node of a hash group, other node of the group), as an ``(m, 2)`` array.
+    """Pairs (smallest node of a hash group, other node of the group), as an ``(m, 2)`` array.
 
-    ``nodes`` must be increasing, so each group's first node is its smallest.
+    Most hashes are unique, so a counting pass over a table four times the
+    input's size first keeps only hashes whose slot is shared; only those
+    (about a fifth) are sorted.
     """
-    order = np.argsort(hashes, kind="stable")
-    sorted_hashes = hashes[order]
-    sorted_nodes = nodes[order]
-    starts_group = np.ones(len(order), dtype=bool)
-    starts_group[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
-    group_first = np.maximum.accumulate(np.where(starts_group, np.arange(len(order)), 0))
-    members = ~starts_group
-    return np.stack([sorted_nodes[group_first[members]], sorted_nodes[members]], axis=1)
+    if len(hashes) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    slots = 1 << int(4 * len(hashes) - 1).bit_length()
+    slot = (hashes & np.uint64(slots - 1)).astype(np.int64)
+    shared = np.bincount(slot, minlength=slots)[slot] > 1
+    hashes, nodes = hashes[shared], nodes[shared]
+    order = np.argsort(hashes)
+    sorted_hashes, sorted_nodes = hashes[order], nodes[order]
+    starts = np.flatnonzero(np.diff(sorted_hashes, prepend=~sorted_hashes[:1]) != 0)
+    sizes = np.diff(starts, append=len(sorted_hashes))
+    smallest = np.repeat(np.minimum.reduceat(sorted_nodes, starts), sizes)
+    others = (sizes[np.repeat(np.arange(len(starts)), sizes)] > 1) & (sorted_nodes != smallest)
+    return np.stack([smallest[others], sorted_nodes[others]], axis=1)
 
 
 class _RankedArrays:
@@ -108,9 +115,12 @@ class LshBuckets(_DedupStage):
             hashes, nodes = [], []
             for r in range(self.ingest_ranks):
                 h = np.fromfile(layout.band_hashes(r, band), dtype=np.uint64)
-                keep = np.flatnonzero(h % np.uint64(p.bucket_partitions) == partition)
-                hashes.append(h[keep])
-                nodes.append(keep.astype(np.int64) + offsets[r])
+                local = np.arange(len(h), dtype=np.int64)
+                if p.bucket_partitions > 1:
+                    local = np.flatnonzero(h % np.uint64(p.bucket_partitions) == partition)
+                    h = h[local]
+                hashes.append(h)
+                nodes.append(local + offsets[r])
             pairs = candidate_pairs(np.concatenate(hashes), np.concatenate(nodes))
             self.stat_update("candidate_pairs", value=len(pairs))
             edges = self._estimated(layout, offsets, pairs, band == p.exact_band)
@@ -244,16 +254,20 @@ def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> dict[int, 
     rank_of = np.searchsorted(offsets, nodes, side="right") - 1
     for rank in np.unique(rank_of):
         parquet = pq.ParquetFile(layout.ingest_docs(int(rank)))
-        group_starts = np.cumsum(
-            [0] + [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
-        )
-        local = nodes[rank_of == rank] - offsets[rank]
+        rows_per_group = [
+            parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)
+        ]
+        group_starts = np.cumsum([0, *rows_per_group])
+        wanted = nodes[rank_of == rank]
+        local = wanted - offsets[rank]
         group_of = np.searchsorted(group_starts, local, side="right") - 1
-        for group in np.unique(group_of):
-            column = parquet.read_row_group(int(group), columns=["text"])["text"]
-            for row in local[group_of == group]:
-                node = int(row + offsets[rank])
-                texts[node] = column[int(row - group_starts[group])].as_py()
+        groups = np.unique(group_of)
+        # One read for all the groups needed: rows come back group after group.
+        read_starts = np.cumsum([0, *(rows_per_group[g] for g in groups[:-1])])
+        position = read_starts[np.searchsorted(groups, group_of)] + local - group_starts[group_of]
+        column = parquet.read_row_groups(groups.tolist(), columns=["text"])["text"]
+        for node, text in zip(wanted.tolist(), column.take(position).to_pylist(), strict=True):
+            texts[node] = text
     return texts
 
 

@@ -1,7 +1,7 @@
 """Ingest: read and validate each input file, key every good document for dedup.
 
-Three datatrove steps, run once per input file (rank = file index):
-``ReadAndValidate`` → ``DedupKeys`` → ``IngestWriter``. Bad records leave the
+Two datatrove steps, run once per input file (rank = file index):
+``ReadAndValidate`` → ``IngestWriter``. Bad records leave the
 stream at the first step, into the quarantine; good ones leave the last step
 as on-disk intermediates that the dedup stages read by band.
 """
@@ -9,9 +9,9 @@ as on-disk intermediates that the dedup stages read by band.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -147,44 +147,6 @@ class ReadAndValidate(PipelineStep):
         self.stat_update("documents", value=documents)
 
 
-class DedupKeys(PipelineStep):
-    """Add the exact content hash and the MinHash signature to each document."""
-
-    name = "dedup keys"
-    type = "🫂 - DEDUP"
-
-    def __init__(self, params: DedupParams):
-        super().__init__()
-        self.params = params
-
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        batch: list[Document] = []
-        size = 0
-        for doc in data:
-            batch.append(doc)
-            size += len(doc.text)
-            if len(batch) >= BATCH_DOCS or size >= BATCH_BYTES:
-                yield from self._keyed(batch)
-                batch, size = [], 0
-        yield from self._keyed(batch)
-
-    def _keyed(self, batch: list[Document]) -> Iterator[Document]:
-        if not batch:
-            return
-        with self.track_time(unit="batch"):
-            signatures, has_shingles = minhash_signatures(
-                [d.text for d in batch], self.params.num_perm, self.params.seed
-            )
-            for i, doc in enumerate(batch):
-                encoded = doc.text.encode("utf-8", "surrogatepass")
-                doc.metadata["n_bytes"] = len(encoded)
-                doc.metadata["content_hash"] = xxhash.xxh3_128_digest(encoded)
-                doc.metadata["signature"] = signatures[i]
-                doc.metadata["has_shingles"] = bool(has_shingles[i])
-        self.stat_update("signatures", value=len(batch))
-        yield from batch
-
-
 _KIND_OF_ARROW_TYPE = {
     pa.bool_(): "bool",
     pa.int64(): "int",
@@ -235,15 +197,18 @@ def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 class IngestWriter(PipelineStep):
-    """Write this rank's good documents and their dedup keys as intermediates.
+    """Key this rank's good documents for dedup and write them as intermediates.
 
-    Per rank: the documents as Parquet, signatures as raw uint32 rows, and per
-    band a raw uint64 column of band hashes, so a bucket task reads one band
-    of every rank without touching the others.
+    Per batch: the exact content hash and MinHash signature of every document
+    (vectorised over the batch), then the documents as Parquet, signatures as
+    raw uint32 rows and, per band, a raw uint64 column of band hashes, so a
+    bucket task reads one band of every rank without touching the others. One
+    step writes both so that documents and keys stay aligned by position. Its
+    tracked time (datatrove stats) is the key computation alone.
     """
 
-    name = "ingest writer"
-    type = "💽 - WRITER"
+    name = "dedup keys + ingest writer"
+    type = "🫂 - DEDUP"
 
     def __init__(self, out: str, params: DedupParams):
         super().__init__()
@@ -252,7 +217,6 @@ class IngestWriter(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         layout = Layout(Path(self.out))
-        started = time.perf_counter()
         p = self.params
         raw_targets = [
             layout.signatures(rank),
@@ -272,49 +236,54 @@ class IngestWriter(PipelineStep):
                 )
             )
             batch: list[Document] = []
-            for doc in data:
-                batch.append(doc)
-                if len(batch) >= BATCH_DOCS:
+            size = 0
+            for doc in chain(data, [None]):
+                if doc is not None:
+                    batch.append(doc)
+                    size += len(doc.text)
+                if batch and (doc is None or len(batch) >= BATCH_DOCS or size >= BATCH_BYTES):
                     text_bytes += self._write(batch, writer, handles, extra_types)
                     documents += len(batch)
                     yield from batch
-                    batch = []
-            text_bytes += self._write(batch, writer, handles, extra_types)
-            documents += len(batch)
-            yield from batch
+                    batch, size = [], 0
+        self.stat_update("documents", value=documents)
         write_json(
             layout.ingest_report(rank),
             {
                 "documents": documents,
                 "text_bytes": text_bytes,
                 "extra_types": {k: sorted(v) for k, v in sorted(extra_types.items())},
-                "writer_seconds": time.perf_counter() - started,
             },
         )
 
     def _write(self, batch: list[Document], writer, handles, extra_types) -> int:
-        if not batch:
-            return 0
         p = self.params
-        signatures = np.stack([d.metadata["signature"] for d in batch])
-        digests = b"".join(d.metadata["content_hash"] for d in batch)
-        halves = np.frombuffer(digests, dtype="<u8").reshape(len(batch), 2)
-        low, high = halves[:, 0].copy(), halves[:, 1].copy()
-        bands = band_hashes(signatures, p.bands, p.rows)
-        # A document with no words must only meet its exact copies: its bands come
-        # from its content hash, never from the (constant) empty signature.
-        no_shingles = np.array([not d.metadata["has_shingles"] for d in batch])
-        if no_shingles.any():
-            salt = np.arange(1, p.bands + 1, dtype=np.uint64)[:, None] * _BAND_MIX
-            with np.errstate(over="ignore"):
-                bands[:, no_shingles] = low[no_shingles][None, :] ^ salt
-        handles[0].write(signatures.astype(np.uint32).tobytes())
+        texts = pa.array([d.text for d in batch], pa.large_string())
+        with self.track_time(unit="batch"):
+            signatures, has_shingles = minhash_signatures(texts, p.num_perm, p.seed)
+            # Hash each text's UTF-8 bytes where Arrow already holds them: no copy.
+            _, offsets, values = texts.buffers()
+            data = memoryview(values or b"")
+            ends = np.frombuffer(offsets, dtype=np.int64, count=len(texts) + 1)
+            n_bytes = np.diff(ends)
+            digests = b"".join(
+                xxhash.xxh3_128_digest(data[ends[i] : ends[i + 1]]) for i in range(len(batch))
+            )
+            halves = np.frombuffer(digests, dtype="<u8").reshape(len(batch), 2)
+            low, high = halves[:, 0].copy(), halves[:, 1].copy()
+            bands = band_hashes(signatures, p.bands, p.rows)
+            # A document with no words must only meet its exact copies: its bands come
+            # from its content hash, never from the (constant) empty signature.
+            if not has_shingles.all():
+                salt = np.arange(1, p.bands + 1, dtype=np.uint64)[:, None] * _BAND_MIX
+                with np.errstate(over="ignore"):
+                    bands[:, ~has_shingles] = low[~has_shingles][None, :] ^ salt
+        handles[0].write(signatures.tobytes())
         for b in range(p.bands):
             handles[1 + b].write(bands[b].tobytes())
         handles[1 + p.bands].write(low.tobytes())
         handles[2 + p.bands].write(high.tobytes())
 
-        n_bytes = np.array([d.metadata["n_bytes"] for d in batch], dtype=np.int64)
         extras = [d.metadata["extra"] for d in batch]
         for key, kinds in field_types(extras).items():
             extra_types.setdefault(key, set()).update(kinds)
@@ -322,13 +291,13 @@ class IngestWriter(PipelineStep):
         columns = {
             "doc_key": [d.id for d in batch],
             "id": [m["id"] for m in metadata],
-            "text": [d.text for d in batch],
+            "text": texts,
             "source": [m["source"] for m in metadata],
             "source_file": [m["source_file"] for m in metadata],
             "source_row": [m["source_row"] for m in metadata],
             "n_chars": [len(d.text) for d in batch],
             "n_tokens": np.maximum(1, -(-n_bytes // BYTES_PER_TOKEN)),
-            "content_hash": [m["content_hash"].hex() for m in metadata],
+            "content_hash": [digests[16 * i : 16 * i + 16].hex() for i in range(len(batch))],
             "extra": [orjson.dumps(e).decode() if e else None for e in extras],
         }
         writer.write(pa.table(columns, schema=schema.INGEST_SCHEMA))

@@ -2,7 +2,7 @@
 
 Four stages, each a datatrove pipeline run as ranks by the chosen executor:
 
-1. ingest    — one rank per input file: ReadAndValidate → DedupKeys → IngestWriter
+1. ingest    — one rank per input file: ReadAndValidate → IngestWriter
 2. buckets   — one rank per (band, partition): LshBuckets
 3. clusters  — one rank: NearDuplicateClusters
 4. finalize  — one rank per input file: WriteOutputs
@@ -35,7 +35,7 @@ from pipeline.atomic import write_json
 from pipeline.dedup import LshBuckets, NearDuplicateClusters
 from pipeline.executors import make_executor
 from pipeline.finalize import WriteOutputs, extra_column_types
-from pipeline.ingest import DedupKeys, IngestWriter, ReadAndValidate
+from pipeline.ingest import IngestWriter, ReadAndValidate
 from pipeline.layout import DedupParams, Layout
 from pipeline.readers import INPUT_SUFFIXES
 from pipeline.stats import build_stats_db, fate_counts
@@ -210,7 +210,6 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
                     config.id_key,
                     config.max_chars,
                 ),
-                DedupKeys(params),
                 IngestWriter(out, params),
             ],
             ingest_ranks,
@@ -282,7 +281,7 @@ def _summary(
     fates = counts["fates"]
     input_bytes = sum(entry["bytes_read"] for entry in reads)
     dedup_seconds = (
-        _step_seconds(layout.logs / "ingest", "dedup keys")
+        _step_seconds(layout.logs / "ingest", "dedup keys + ingest writer")
         + _step_seconds(layout.logs / "buckets", "lsh buckets")
         + _step_seconds(layout.logs / "clusters", "near-duplicate clusters")
     )

@@ -44,7 +44,9 @@ from datatrove.pipeline.writers import JsonlWriter
 GLOB = "*.jsonl.gz"
 
 
-def _clusters(remove_dir: Path, input_dir: str | Path, tasks: int) -> tuple[dict, set]:
+def _clusters(
+    remove_dir: Path, input_dir: str | Path, tasks: int
+) -> tuple[dict[str, int], set[str]]:
     """Datatrove's clusters by document id: ``({id: cluster id}, {removed ids})``.
 
     The cluster stage writes, per input file (task rank), ``<rank>.clusters``

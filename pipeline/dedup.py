@@ -33,6 +33,7 @@ from pipeline.minhash import shingle_hashes
 
 CLUSTER_ROW_GROUP = 65536
 VERIFY_CHUNK_PAIRS = 2048
+TEXT_READ_GROUPS = 8
 EDGE_DTYPE = np.dtype([("a", np.int64), ("b", np.int64), ("estimate", np.float32)])
 
 
@@ -262,12 +263,18 @@ def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> dict[int, 
         local = wanted - offsets[rank]
         group_of = np.searchsorted(group_starts, local, side="right") - 1
         groups = np.unique(group_of)
-        # One read for all the groups needed: rows come back group after group.
-        read_starts = np.cumsum([0, *(rows_per_group[g] for g in groups[:-1])])
-        position = read_starts[np.searchsorted(groups, group_of)] + local - group_starts[group_of]
-        column = parquet.read_row_groups(groups.tolist(), columns=["text"])["text"]
-        for node, text in zip(wanted.tolist(), column.take(position).to_pylist(), strict=True):
-            texts[node] = text
+        # A few row groups per read: fewer calls, and memory bounded by the read.
+        for first in range(0, len(groups), TEXT_READ_GROUPS):
+            batch = groups[first : first + TEXT_READ_GROUPS]
+            in_batch = np.isin(group_of, batch)
+            read_starts = np.cumsum([0, *(rows_per_group[g] for g in batch[:-1])])
+            rows = local[in_batch] - group_starts[group_of[in_batch]]
+            position = read_starts[np.searchsorted(batch, group_of[in_batch])] + rows
+            column = parquet.read_row_groups(batch.tolist(), columns=["text"])["text"]
+            for node, text in zip(
+                wanted[in_batch].tolist(), column.take(position).to_pylist(), strict=True
+            ):
+                texts[node] = text
     return texts
 
 

@@ -12,6 +12,9 @@ shingle.
 
 from __future__ import annotations
 
+import array
+from itertools import chain
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -126,5 +129,7 @@ def minhash_signatures(
     """
     hashes, offsets = shingle_hashes(texts)
     matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
-    signatures = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(texts), num_perm)
+    # array.array unboxes rensa's Python ints a quarter faster than numpy does.
+    flat = array.array("I", chain.from_iterable(matrix.to_rows()))
+    signatures = np.frombuffer(flat, dtype=np.uint32).reshape(len(texts), num_perm)
     return signatures, np.diff(offsets) > 0

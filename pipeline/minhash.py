@@ -78,16 +78,20 @@ def shingle_hashes(
     if not isinstance(texts, pa.Array):
         texts = pa.array(texts, pa.large_string())
     words = _folded_words(texts)
-    flat = pc.list_flatten(words)
-    is_word = pc.greater(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False)
-    text_of_token = pc.list_parent_indices(words).to_numpy()
-    words_per_text = np.bincount(text_of_token[is_word], minlength=len(texts))
-    encoded = pc.dictionary_encode(pc.filter(flat, is_word))
+    words_per_text = pc.list_value_length(words).fill_null(0).to_numpy().astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(words))
     distinct = encoded.dictionary.to_pylist()
     distinct_hash = np.fromiter(
         map(xxhash.xxh3_64_intdigest, distinct), dtype=np.uint64, count=len(distinct)
     )
-    word_hash = distinct_hash[encoded.indices.to_numpy()]
+    tokens = encoded.indices.to_numpy()
+    if "" in distinct:
+        # Separators at a text's start or end split into "" tokens: not words.
+        is_word = tokens != distinct.index("")
+        text_of_token = np.repeat(np.arange(len(texts)), words_per_text)
+        words_per_text = np.bincount(text_of_token[is_word], minlength=len(texts))
+        tokens = tokens[is_word]
+    word_hash = distinct_hash[tokens]
 
     n_words = len(word_hash)
     first_word = np.zeros(len(texts), dtype=np.int64)

@@ -166,8 +166,17 @@ def _lines(path: str, fmt: str, report: FileReport) -> Iterator[tuple[int, int, 
         yield row, consumed, b"".join(pieces)
 
 
-def _reject(row: int, reason: str, detail: str, raw: bytes | None, offset: int | None) -> Record:
-    return Record(row=row, reason=reason, detail=detail, raw=raw, byte_offset=offset)
+def _reject(
+    row: int,
+    reason: str,
+    detail: str,
+    raw: bytes | None,
+    offset: int | None,
+    parsed: object = None,
+) -> Record:
+    """A quarantined record; a parsed object is kept so its id reaches the ledger."""
+    fields = parsed if isinstance(parsed, dict) else None
+    return Record(row=row, fields=fields, reason=reason, detail=detail, raw=raw, byte_offset=offset)
 
 
 def validate_fields(obj: object, text_key: str, max_chars: int) -> tuple[str | None, str | None]:
@@ -219,7 +228,7 @@ def _jsonl_records(
                 continue
             reason, detail = validate_fields(obj, text_key, max_chars)
             if reason:
-                yield _reject(row, reason, detail, line, offset)
+                yield _reject(row, reason, detail, line, offset, obj)
             else:
                 yield Record(row=row, fields=obj, byte_offset=offset)
     except StreamError as e:
@@ -286,7 +295,7 @@ def _parquet_records(
                 reason, detail = validate_fields(obj, text_key, max_chars)
                 if reason:
                     raw = orjson.dumps(obj, default=str)
-                    yield _reject(row, reason, detail, raw, None)
+                    yield _reject(row, reason, detail, raw, None, obj)
                 else:
                     yield Record(row=row, fields=obj)
                 row += 1

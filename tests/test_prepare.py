@@ -106,6 +106,9 @@ def test_quarantine_reasons_and_raw_content(reference, bad_inputs):
     ledger = pq.read_table(reference / "ledger", filters=[("fate", "=", "quarantined")])
     assert ledger.num_rows == sum(expected.values())
     assert set(ledger["reason"].to_pylist()) == set(expected)
+    # A record that parsed but failed validation keeps its user id in the ledger.
+    by_reason = {r["reason"]: r["id"] for r in ledger.to_pylist()}
+    assert by_reason["null_text"] == "null-text" and by_reason["too_large"] == "huge"
 
 
 def test_docs_columns_and_copied_fields(reference):

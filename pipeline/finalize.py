@@ -14,7 +14,7 @@ from pipeline import schema
 from pipeline.atomic import AtomicParquetWriter
 from pipeline.layout import Layout
 
-BATCH_ROWS = 512
+BATCH_ROWS = 1024
 _ARROW_TYPES = {
     "bool": pa.bool_(),
     "int64": pa.int64(),

@@ -25,7 +25,10 @@ SHINGLE_WORDS = 5
 
 _SEPARATOR = 32
 _WORD_BYTES = bytes(
-    c if (c >= 128 or chr(c).isalnum() or c == ord("_")) else _SEPARATOR for c in range(256)
+    (ord(chr(c).lower()) if c < 128 else c)
+    if (c >= 128 or chr(c).isalnum() or c == ord("_"))
+    else _SEPARATOR
+    for c in range(256)
 )
 # Unicode punctuation common in real text, folded like its ASCII twin.
 _UNICODE_PUNCTUATION = "[\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb]"
@@ -37,14 +40,13 @@ def _folded_words(texts: pa.Array) -> pa.ListArray:
     texts = texts.cast(pa.large_string())
     if pc.all(pc.string_is_ascii(texts)).as_py() is False:
         # Unicode lower-casing and punctuation folding cost twice ASCII's: only when needed.
-        lowered = pc.utf8_lower(pc.replace_substring_regex(texts, _UNICODE_PUNCTUATION, " "))
-    else:
-        lowered = pc.ascii_lower(texts)
-    _, offsets, data = lowered.buffers()
-    # bytes.translate maps byte for byte, so Arrow's offsets stay valid.
+        texts = pc.utf8_lower(pc.replace_substring_regex(texts, _UNICODE_PUNCTUATION, " "))
+    _, offsets, data = texts.buffers()
+    # One byte-for-byte pass lower-cases ASCII and turns separators into spaces;
+    # it keeps every offset, so Arrow's offsets still delimit the texts.
     raw = data.to_pybytes() if data is not None else b""
     folded = pa.LargeStringArray.from_buffers(
-        len(lowered), offsets, pa.py_buffer(raw.translate(_WORD_BYTES)), offset=lowered.offset
+        len(texts), offsets, pa.py_buffer(raw.translate(_WORD_BYTES)), offset=texts.offset
     )
     # Leading/trailing separators split into empty strings; shingle_hashes drops them.
     return pc.ascii_split_whitespace(folded)

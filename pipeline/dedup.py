@@ -176,7 +176,8 @@ class NearDuplicateClusters(_DedupStage):
                     edges = np.load(layout.edges(band, partition))
                     (exact if band == p.exact_band else near).append(edges)
             exact_edges = _as_pairs(np.concatenate(exact))
-            near_edges = self._accepted(layout, np.unique(np.concatenate(near)))
+            offsets = layout.doc_offsets(self.ingest_ranks)
+            near_edges = self._accepted(layout, offsets, np.unique(np.concatenate(near)))
             all_edges = np.concatenate([near_edges, exact_edges])
             nodes, compact = np.unique(all_edges, return_inverse=True)
             compact = compact.reshape(-1, 2)
@@ -189,7 +190,7 @@ class NearDuplicateClusters(_DedupStage):
             exact_labels = _components(compact[len(all_edges) - len(exact_edges) :], n)
             exact_copy = exact_labels == exact_labels[rep_of_node]
             rep_nodes = nodes[rep_of_node]
-            rep_keys = self._doc_keys(layout, rep_nodes)
+            rep_keys = self._doc_keys(layout, offsets, rep_nodes)
             self.stat_update("clustered_documents", value=n)
             self.stat_update("clusters", value=int(len(np.unique(labels))))
         table = pa.table(
@@ -206,7 +207,7 @@ class NearDuplicateClusters(_DedupStage):
             for start in range(0, max(table.num_rows, 1), CLUSTER_ROW_GROUP):
                 writer.write(table.slice(start, CLUSTER_ROW_GROUP))
 
-    def _accepted(self, layout: Layout, edges: np.ndarray) -> np.ndarray:
+    def _accepted(self, layout: Layout, offsets: np.ndarray, edges: np.ndarray) -> np.ndarray:
         """Pairs at or above the threshold: by estimate when clear, else by exact Jaccard.
 
         Borderline pairs are checked a chunk at a time, so memory holds the texts
@@ -216,7 +217,6 @@ class NearDuplicateClusters(_DedupStage):
         clear = edges["estimate"] >= p.threshold + borderline_margin(p)
         borderline = np.sort(edges[~clear], order=["a", "b"])
         self.stat_update("borderline_pairs", value=len(borderline))
-        offsets = layout.doc_offsets(self.ingest_ranks)
         reaches = np.zeros(len(borderline), dtype=bool)
         for start in range(0, len(borderline), VERIFY_CHUNK_PAIRS):
             chunk = borderline[start : start + VERIFY_CHUNK_PAIRS]
@@ -231,9 +231,8 @@ class NearDuplicateClusters(_DedupStage):
             ]
         return _as_pairs(np.concatenate([edges[clear], borderline[reaches]]))
 
-    def _doc_keys(self, layout: Layout, nodes: np.ndarray) -> pa.Array:
+    def _doc_keys(self, layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> pa.Array:
         """doc_key of each global document number (reads only the doc_key column)."""
-        offsets = layout.doc_offsets(self.ingest_ranks)
         keys = np.empty(len(nodes), dtype=object)
         rank_of = np.searchsorted(offsets, nodes, side="right") - 1
         for rank in np.unique(rank_of):

@@ -92,7 +92,6 @@ class StreamError(Exception):
         self.compressed_offset = compressed_offset
         self.partial_line = b""
         self.next_row = 0
-        self.stream_offset = 0
 
 
 def _new_decompressor(fmt: str):
@@ -160,7 +159,7 @@ def _lines(path: str, fmt: str, report: FileReport) -> Iterator[tuple[int, int, 
                 consumed += len(line) + 1
                 row += 1
     except StreamError as e:
-        e.partial_line, e.next_row, e.stream_offset = b"".join(pieces), row, consumed
+        e.partial_line, e.next_row = b"".join(pieces), row
         raise
     if pieces:
         yield row, consumed, b"".join(pieces)

@@ -28,21 +28,6 @@ CORRUPT_COMPRESSED_STREAM = "corrupt_compressed_stream"
 CORRUPT_PARQUET = "corrupt_parquet"
 MISSING_TEXT_COLUMN = "missing_text_column"
 UNREADABLE_FILE = "unreadable_file"
-REASONS = (
-    MALFORMED_JSON,
-    NOT_AN_OBJECT,
-    INVALID_UTF8,
-    MISSING_TEXT,
-    NULL_TEXT,
-    NON_STRING_TEXT,
-    EMPTY_TEXT,
-    WHITESPACE_TEXT,
-    TOO_LARGE,
-    CORRUPT_COMPRESSED_STREAM,
-    CORRUPT_PARQUET,
-    MISSING_TEXT_COLUMN,
-    UNREADABLE_FILE,
-)
 
 # Columns every kept document has; input fields that are scalars follow them,
 # renamed with INPUT_PREFIX when they collide with one of these.

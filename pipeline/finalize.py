@@ -57,8 +57,7 @@ def docs_schema(extra_types: dict[str, str]) -> pa.Schema:
 
 
 def _column_name(key: str) -> str:
-    taken = schema.DOCS_SCHEMA.names
-    return schema.INPUT_PREFIX + key if key in taken or key == "extra" else key
+    return schema.INPUT_PREFIX + key if key in schema.RESERVED_COLUMNS else key
 
 
 def _convert(value: object, type_name: str) -> object:

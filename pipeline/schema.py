@@ -48,6 +48,23 @@ DOCS_SCHEMA = pa.schema(
 )
 INPUT_PREFIX = "input_"
 
+# Columns the classifier tagging step adds after DOCS_SCHEMA (``prepare`` tags
+# by default). Input fields with these names are renamed with INPUT_PREFIX
+# too, so a corpus's own ``task_type`` label lands in ``input_task_type``.
+TASK_TOP3_TYPE = pa.list_(pa.struct([pa.field("label", pa.string()), pa.field("p", pa.float32())]))
+TAG_SCHEMA = pa.schema(
+    [
+        pa.field("content_type", pa.string()),
+        pa.field("p_procedural", pa.float32()),
+        pa.field("p_factual", pa.float32()),
+        pa.field("p_other", pa.float32()),
+        pa.field("task_type", pa.string()),
+        pa.field("task_p", pa.float32()),
+        pa.field("task_top3", TASK_TOP3_TYPE),
+    ]
+)
+RESERVED_COLUMNS = frozenset(DOCS_SCHEMA.names) | frozenset(TAG_SCHEMA.names) | {"extra"}
+
 # What ingest keeps per good record before clustering: DOCS_SCHEMA minus the
 # cluster columns, plus the input's scalar fields as one JSON object.
 INGEST_SCHEMA = pa.schema(

@@ -113,7 +113,7 @@ def test_quarantine_reasons_and_raw_content(reference, bad_inputs):
 
 def test_docs_columns_and_copied_fields(reference):
     docs = pq.read_table(reference / "docs")
-    for name in schema.DOCS_SCHEMA.names + ["license", "label_procedural", "task_type"]:
+    for name in schema.DOCS_SCHEMA.names + ["license", "label_procedural", "input_task_type"]:
         assert name in docs.column_names, name
     rows = docs.to_pylist()
     assert all(row["n_chars"] == len(row["text"]) for row in rows)

@@ -34,7 +34,19 @@ from pipeline.minhash import shingle_hashes
 CLUSTER_ROW_GROUP = 65536
 VERIFY_CHUNK_PAIRS = 2048
 TEXT_READ_GROUPS = 8
-EDGE_DTYPE = np.dtype([("a", np.int64), ("b", np.int64), ("estimate", np.float32)])
+EDGE_DTYPE = np.dtype(
+    [("a", np.int64), ("b", np.int64), ("estimate", np.float32), ("sparse", np.bool_)]
+)
+
+
+def is_sparse(filled_bins: np.ndarray, params: DedupParams) -> np.ndarray:
+    """Documents that left a fifth or more of their MinHash bins to densification.
+
+    Their estimates are noisier than ``borderline_margin`` allows for, so a
+    pair involving one is accepted only on its exact Jaccard (cheap: such
+    documents are short).
+    """
+    return filled_bins.astype(np.int64) * 5 < params.num_perm * 4
 
 
 def borderline_margin(params: DedupParams) -> float:
@@ -141,10 +153,9 @@ class LshBuckets(_DedupStage):
             high = _RankedArrays(
                 offsets, [layout.content_hash_high(r) for r in ranks], np.uint64, 1
             )
-            estimate = (high.take(pairs[:, 0])[:, 0] == high.take(pairs[:, 1])[:, 0]).astype(
-                np.float32
-            )
-            keep = estimate == 1.0
+            keep = high.take(pairs[:, 0])[:, 0] == high.take(pairs[:, 1])[:, 0]
+            pairs, estimate = pairs[keep], np.ones(int(keep.sum()), dtype=np.float32)
+            sparse = np.zeros(len(pairs), dtype=bool)
         else:
             p = self.params
             signatures = _RankedArrays(
@@ -154,8 +165,13 @@ class LshBuckets(_DedupStage):
                 axis=1, dtype=np.float32
             )
             keep = estimate >= p.threshold - borderline_margin(p)
-        edges = np.zeros(int(keep.sum()), dtype=EDGE_DTYPE)
-        edges["a"], edges["b"], edges["estimate"] = pairs[keep, 0], pairs[keep, 1], estimate[keep]
+            pairs, estimate = pairs[keep], estimate[keep]
+            filled = _RankedArrays(offsets, [layout.filled_bins(r) for r in ranks], np.uint16, 1)
+            fewest = np.minimum(filled.take(pairs[:, 0]), filled.take(pairs[:, 1]))[:, 0]
+            sparse = is_sparse(fewest, p)
+        edges = np.zeros(len(pairs), dtype=EDGE_DTYPE)
+        edges["a"], edges["b"] = pairs[:, 0], pairs[:, 1]
+        edges["estimate"], edges["sparse"] = estimate, sparse
         return edges
 
 
@@ -214,7 +230,7 @@ class NearDuplicateClusters(_DedupStage):
         of one chunk, never those of every borderline document.
         """
         p = self.params
-        clear = edges["estimate"] >= p.threshold + borderline_margin(p)
+        clear = (edges["estimate"] >= p.threshold + borderline_margin(p)) & ~edges["sparse"]
         borderline = np.sort(edges[~clear], order=["a", "b"])
         self.stat_update("borderline_pairs", value=len(borderline))
         reaches = np.zeros(len(borderline), dtype=bool)

@@ -222,6 +222,7 @@ class IngestWriter(PipelineStep):
             layout.signatures(rank),
             *(layout.band_hashes(rank, b) for b in range(p.bands + 1)),
             layout.content_hash_high(rank),
+            layout.filled_bins(rank),
         ]
         extra_types: dict[str, set[str]] = {}
         documents = 0
@@ -260,7 +261,8 @@ class IngestWriter(PipelineStep):
         p = self.params
         texts = pa.array([d.text for d in batch], pa.large_string())
         with self.track_time(unit="batch"):
-            signatures, has_shingles = minhash_signatures(texts, p.num_perm, p.seed)
+            signatures, filled = minhash_signatures(texts, p.num_perm, p.seed)
+            has_shingles = filled > 0
             # Hash each text's UTF-8 bytes where Arrow already holds them: no copy.
             _, offsets, values = texts.buffers()
             data = memoryview(values or b"")
@@ -283,6 +285,7 @@ class IngestWriter(PipelineStep):
             handles[1 + b].write(bands[b].tobytes())
         handles[1 + p.bands].write(low.tobytes())
         handles[2 + p.bands].write(high.tobytes())
+        handles[3 + p.bands].write(filled.astype(np.uint16).tobytes())
 
         extras = [d.metadata["extra"] for d in batch]
         for key, kinds in field_types(extras).items():

@@ -107,6 +107,10 @@ class Layout:
         """Band ``band``'s hashes, one uint64 per document; the exact band has two files."""
         return self.work / "bands" / f"{rank:05d}" / f"{band:03d}.u64"
 
+    def filled_bins(self, rank: int) -> Path:
+        """How many MinHash bins each document filled itself, one uint16 per document."""
+        return self.work / "signatures" / f"{rank:05d}.filled.u16"
+
     def content_hash_high(self, rank: int) -> Path:
         return self.work / "bands" / f"{rank:05d}" / "content_high.u64"
 

@@ -1,8 +1,8 @@
 """MinHash signatures over word 5-gram shingles of normalised text.
 
 The one public entry point is :func:`minhash_signatures`; everything else is a
-helper so the backend (today: vectorised shingle hashing in numpy, permutations
-by rensa) can change without touching the pipeline.
+helper so the backend (today: vectorised shingle hashing and one-permutation
+MinHash, both in numpy) can change without touching the pipeline.
 
 Normalisation folds case (Unicode lower-casing), ASCII punctuation and the common
 Unicode quotes/dashes to a word break, and any run of whitespace to one break.
@@ -12,14 +12,10 @@ shingle.
 
 from __future__ import annotations
 
-import array
-from itertools import chain
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
-from rensa import RMinHash
 
 SHINGLE_WORDS = 5
 
@@ -33,6 +29,7 @@ _WORD_BYTES = bytes(
 # Unicode punctuation common in real text, folded like its ASCII twin.
 _UNICODE_PUNCTUATION = "[\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb]"
 _SHINGLE_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
+_EMPTY_BIN = np.uint32(0xFFFFFFFF)
 
 
 def _folded_words(texts: pa.Array) -> pa.ListArray:
@@ -119,23 +116,77 @@ def shingle_hashes(
     within = np.arange(len(starts)) - np.repeat(
         np.cumsum(shingles_per_text) - shingles_per_text, shingles_per_text
     )
-    offsets = np.zeros(len(texts) + 1, dtype=np.uint64)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(shingles_per_text, out=offsets[1:])
     return combined[starts + within], offsets
+
+
+def _mix(hashes: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64's finaliser over ``hashes ^ seed``: each output bit depends on all input bits."""
+    with np.errstate(over="ignore"):
+        x = hashes ^ (np.uint64(seed) * _SHINGLE_HASH_BASE)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
+
+
+def _densify(signatures: np.ndarray, empty: np.ndarray) -> None:
+    """Fill the bins a text left empty, in place, from the next filled bin to the right.
+
+    The direction is the same for every text, so two texts that both miss a bin
+    borrow from the same place and still collide with probability equal to
+    their Jaccard (Shrivastava and Li 2014, densified one-permutation hashing).
+    The borrowed minimum is offset by the distance so that it cannot pass for
+    the neighbour's own value. Texts with no filled bin stay empty.
+    """
+    num_perm = signatures.shape[1]
+    partly_empty = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
+    if not len(partly_empty):
+        return
+    empty = empty[partly_empty]
+    bin_index = np.arange(num_perm, dtype=np.int16)
+    beyond = np.int16(2 * num_perm)
+    # Next filled bin at or after each bin; past the last one, wrap to the first.
+    source = np.where(empty, beyond, bin_index)
+    source = np.minimum.accumulate(source[:, ::-1], axis=1)[:, ::-1]
+    first_filled = source[:, :1]
+    source = np.where(source == beyond, first_filled + np.int16(num_perm), source)
+    rows = signatures[partly_empty]
+    borrowed = np.take_along_axis(rows, source % num_perm, axis=1)
+    with np.errstate(over="ignore"):
+        borrowed += (source - bin_index).astype(np.uint32) * np.uint32(
+            _SHINGLE_HASH_BASE & 0xFFFFFFFF
+        )
+    signatures[partly_empty] = np.where(empty, borrowed, rows)
 
 
 def minhash_signatures(
     texts: list[str] | pa.Array, num_perm: int = 128, seed: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
-    """MinHash signatures of ``texts`` and whether each text had any shingle.
+    """MinHash signatures of ``texts`` and how many bins each text filled itself.
 
-    Returns a ``(len(texts), num_perm)`` uint32 array and a boolean array. A
-    text without words gets an all-ones signature; callers must not bucket it
-    (it would match every other empty-looking text).
+    Returns a ``(len(texts), num_perm)`` uint32 array and an int64 array.
+    One-permutation hashing: each shingle's mixed hash picks a bin with its high
+    bits and competes for that bin's minimum with its low bits, so a shingle is
+    hashed once instead of ``num_perm`` times; bins a short text leaves empty
+    are filled by densification (see ``_densify``). The fraction of equal bins
+    estimates the Jaccard of two shingle sets, as with ``num_perm`` permutations.
+    A text without words gets an all-ones signature; callers must not bucket it (it
+    would match every other empty-looking text): its filled count is 0. Bins
+    filled by densification are copies, so a text that filled few bins itself
+    gets noisier estimates than the binomial error of ``num_perm`` draws.
     """
     hashes, offsets = shingle_hashes(texts)
-    matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed)
-    # array.array unboxes rensa's Python ints a quarter faster than numpy does.
-    flat = array.array("I", chain.from_iterable(matrix.to_rows()))
-    signatures = np.frombuffer(flat, dtype=np.uint32).reshape(len(texts), num_perm)
-    return signatures, np.diff(offsets) > 0
+    n = len(offsets) - 1
+    mixed = _mix(hashes, seed)
+    bins = ((mixed >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)
+    text_of_shingle = np.repeat(np.arange(n, dtype=np.uint64), np.diff(offsets))
+    signatures = np.full(n * num_perm, _EMPTY_BIN, dtype=np.uint32)
+    np.minimum.at(signatures, text_of_shingle * np.uint64(num_perm) + bins, mixed.astype(np.uint32))
+    signatures = signatures.reshape(n, num_perm)
+    empty = signatures == _EMPTY_BIN
+    _densify(signatures, empty)
+    return signatures, num_perm - empty.sum(axis=1)

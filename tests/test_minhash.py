@@ -56,3 +56,23 @@ def test_signatures_are_deterministic_and_seeded():
     assert (a == b).all() and (a[0] == a[1]).all() and not (a[0] == a[2]).all()
     assert not (a == c).all()
     assert has.all()
+
+
+def test_short_texts_are_densified_and_report_their_filled_bins(data_dir):
+    rng = random.Random(1)
+    # Dictionary entries are short: most leave bins empty for densification.
+    docs = [r["text"] for r in read_jsonl_gz("wordnet.jsonl.gz", 400)]
+    variants = [" ".join(w if rng.random() > 0.03 else "zzz" for w in t.split()) for t in docs]
+    sig_a, filled = minhash_signatures(docs + ["", "one"])
+    sig_b, _ = minhash_signatures(variants)
+    assert filled[-2] == 0 and (sig_a[-2] == 0xFFFFFFFF).all()
+    assert filled[-1] == 1 and not (sig_a[-1] == 0xFFFFFFFF).any()
+    assert (filled[:-2] < 128).mean() > 0.5
+    true = np.array(
+        [
+            len(shingles(a) & shingles(b)) / len(shingles(a) | shingles(b))
+            for a, b in zip(docs, variants, strict=True)
+        ]
+    )
+    estimated = (sig_a[:-2] == sig_b).mean(axis=1)
+    assert abs((estimated - true).mean()) < 0.03

@@ -1,0 +1,111 @@
+"""Seeded, order-independent, nested document selection and shard order.
+
+Each document's key is a seeded 64-bit hash of its ``doc_key``, so it does not
+depend on where the document sits in the corpus. A bucket sorts its documents
+by key and takes the prefix whose tokens come closest to its target: a larger
+target with the same seed takes a superset (selections nest across a sweep's
+arms), and the error is at most half a document per bucket. Targets above a
+bucket's size take whole epochs first, then a prefix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+SELECT_STREAM = 0
+ORDER_STREAM = 1
+# The ordering Omni-Thinker found to help: structured tasks before open-ended ones.
+STRUCTURED_TASKS = frozenset({"math", "code", "computing", "reasoning"})
+
+
+def hash_keys(doc_keys: list[str], seed: int, stream: int) -> np.ndarray:
+    """Seeded xxh3-64 of each key; ``stream`` separates the selection and order hashes."""
+    s = (seed * 2 + stream) % 2**64
+    return np.fromiter((xxhash.xxh3_64_intdigest(k, s) for k in doc_keys), np.uint64, len(doc_keys))
+
+
+def _sort_order(columns: dict) -> np.ndarray:
+    """Indices that sort by the columns in turn; the string key settles hash ties."""
+    table = pa.table(columns)
+    return pc.sort_indices(table, [(name, "ascending") for name in columns]).to_numpy()
+
+
+def _closest_prefix(tokens: np.ndarray, target: float) -> int:
+    """Length of the prefix of ``tokens`` whose sum is closest to ``target`` (shorter on ties)."""
+    cum = np.cumsum(tokens)
+    i = int(np.searchsorted(cum, target))
+    below = cum[i - 1] if i > 0 else 0
+    if i < len(cum) and cum[i] - target < target - below:
+        return i + 1
+    return i
+
+
+def select(
+    doc_keys: list[str],
+    bucket: np.ndarray,
+    tokens: np.ndarray,
+    targets: np.ndarray,
+    seed: int,
+    max_epochs: int = 1,
+) -> np.ndarray:
+    """Copies of each document to take (0 = not selected), per the bucket targets."""
+    keys = hash_keys(doc_keys, seed, SELECT_STREAM)
+    order = _sort_order({"bucket": bucket, "key": keys, "doc_key": doc_keys})
+    sorted_bucket = bucket[order]
+    sorted_tokens = tokens[order]
+    bounds = np.searchsorted(sorted_bucket, np.arange(len(targets) + 1))
+    copies = np.zeros(len(doc_keys), dtype=np.int64)
+    for b, target in enumerate(targets):
+        lo, hi = bounds[b], bounds[b + 1]
+        held = int(sorted_tokens[lo:hi].sum())
+        if target <= 0 or held == 0:
+            continue
+        full = min(int(target // held), max_epochs)
+        members = order[lo:hi]
+        copies[members] = full
+        if full < max_epochs:
+            k = _closest_prefix(sorted_tokens[lo:hi], target - full * held)
+            copies[members[:k]] += 1
+    return copies
+
+
+def expand(copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(document index, epoch) of every copy, in document order."""
+    doc = np.repeat(np.arange(len(copies)), copies)
+    return doc, np.arange(len(doc)) - np.repeat(np.cumsum(copies) - copies, copies)
+
+
+def output_order(
+    doc_keys: list[str],
+    copies: np.ndarray,
+    structured: np.ndarray,
+    seed: int,
+    structured_first: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(document index, epoch) of every output row, in shard order.
+
+    Order is a second seeded hash of the key (and epoch for repeats), so it is
+    a shuffle that no input order can change; ``structured_first`` puts the
+    structured task types' documents first, each group shuffled.
+    """
+    doc, epoch = expand(copies)
+    keys = np.asarray(doc_keys, dtype=object)[doc]
+    repeats = np.flatnonzero(epoch > 0)
+    keys[repeats] = [f"{keys[i]}\0{epoch[i]}" for i in repeats]
+    keys = keys.tolist()
+    group = (~structured[doc]).astype(np.int8) if structured_first else np.zeros(len(doc), np.int8)
+    order = _sort_order(
+        {"group": group, "key": hash_keys(keys, seed, ORDER_STREAM), "doc_key": keys}
+    )
+    return doc[order], epoch[order]
+
+
+def shard_of(row_bytes: np.ndarray, shard_rows: int | None, shard_bytes: int | None) -> np.ndarray:
+    """Shard index of each output row, from a row count or a text-byte size per shard."""
+    if shard_rows is not None:
+        return np.arange(len(row_bytes)) // shard_rows
+    before = np.cumsum(row_bytes) - row_bytes
+    return before // shard_bytes

@@ -328,10 +328,9 @@ def solve(problem: Problem) -> Solution:
     if path is None:
         return Solution(_targets(problem, None, np.zeros(0)), {}, None, {})
     y, tau = _plan(problem, path)
-    # Shares worth less than a token select nothing; dropping them keeps the planned D0 honest.
-    y = np.where(y * problem.procedural_tokens < 1.0, 0.0, y)
-    y = y / y.sum()
-    planned = {"d0": metrics.hill(y, 0), "d1": metrics.hill(y, 1), "d2": metrics.hill(y, 2)}
+    # A share worth less than a token selects nothing, so it does not count as present.
+    d0 = float(np.count_nonzero(y * problem.procedural_tokens >= 1.0))
+    planned = {"d0": d0, "d1": metrics.hill(y, 1), "d2": metrics.hill(y, 2)}
     if path.confusion is not None:
         planned["d1_true"] = path.d1(y)
     reasons = _bound_reasons(problem, planned)

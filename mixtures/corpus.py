@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mixtures.sampler import base_hashes
+
 CONTENT_TYPES = ("procedural", "factual", "other")
 PROCEDURAL = "procedural"
 # Documents whose mapped label is null are kept and counted under this label
@@ -68,6 +70,7 @@ class Corpus:
     root: Path
     files: list[Path]
     docs: pa.Table  # file, row, doc_key, n_tokens, est_tokens, bucket (one row per document)
+    base_hashes: np.ndarray  # xxh3-64 of each doc_key, in docs order
     buckets: BucketTable
     null_labels: dict[str, int]
     classifiers: dict
@@ -197,6 +200,7 @@ def load_corpus(root: str | os.PathLike, labels: dict[str, str], tokenizer=None)
         root=root,
         files=files,
         docs=docs,
+        base_hashes=base_hashes(docs["doc_key"].to_pylist()),
         buckets=buckets,
         null_labels=null_labels,
         classifiers=read_classifiers(root),

@@ -35,24 +35,39 @@ class Selection:
     bucket_tokens: dict[tuple[str, str, str], float]
 
 
+def corpus_confusion(corpus: Corpus) -> Confusion | None:
+    """The corpus's task-type confusion matrix (summary.json), None when it has none.
+
+    Raises ``CorpusError`` when the corpus has procedural task types the matrix
+    does not cover, since the corrected figure would silently leave them out.
+    """
+    entry = corpus.classifiers.get("task_type") or {}
+    if "p_true_given_pred" not in entry:
+        return None
+    confusion = Confusion.from_summary(entry)
+    b = corpus.buckets
+    present = {t for t, p in zip(b.task_type, b.procedural, strict=True) if p}
+    missing = sorted(present - set(confusion.labels))
+    if missing:
+        raise CorpusError(
+            f"procedural task types {missing} are not among the classifier's labels "
+            f"{confusion.labels} (summary.json classifiers.task_type.labels): check labels:"
+        )
+    return confusion
+
+
 def confusion_for(spec: MixSpec, corpus: Corpus) -> Confusion | None:
-    """The task-type confusion matrix when noise correction is asked for."""
+    """The confusion matrix when the spec asks for noise correction."""
     if not spec.noise_correction:
         return None
-    entry = corpus.classifiers.get("task_type")
-    if not entry or "p_true_given_pred" not in entry:
+    confusion = corpus_confusion(corpus)
+    if confusion is None:
         raise CorpusError(
             f"noise_correction: true needs summary.json classifiers.task_type.p_true_given_pred "
             f"in {corpus.root}; it is absent: run prepare with tagging, or set "
             "noise_correction: false"
         )
-    return Confusion.from_summary(entry)
-
-
-def report_confusion(corpus: Corpus) -> Confusion | None:
-    """The task-type confusion matrix whenever the corpus has one (for reporting)."""
-    entry = corpus.classifiers.get("task_type") or {}
-    return Confusion.from_summary(entry) if "p_true_given_pred" in entry else None
+    return confusion
 
 
 def problem_for(spec: MixSpec, corpus: Corpus) -> Problem:
@@ -76,7 +91,13 @@ def select(spec: MixSpec, corpus: Corpus, solution: Solution) -> Selection:
     bucket = docs["bucket"].to_numpy()
     tokens = docs["n_tokens"].to_numpy()
     copies = sampler.select(
-        docs["doc_key"].to_pylist(), bucket, tokens, solution.targets, spec.seed, spec.max_epochs
+        corpus.base_hashes,
+        docs["doc_key"],
+        bucket,
+        tokens,
+        solution.targets,
+        spec.seed,
+        spec.max_epochs,
     )
     per_bucket = np.bincount(bucket, weights=tokens * copies, minlength=len(corpus.buckets))
     b = corpus.buckets
@@ -95,7 +116,12 @@ def output_rows(spec: MixSpec, corpus: Corpus, copies: np.ndarray) -> OutputRows
     task = np.array(corpus.buckets.task_type, dtype=object)
     structured = np.isin(task[bucket], list(sampler.STRUCTURED_TASKS)) if len(bucket) else bucket
     doc, epoch = sampler.output_order(
-        docs["doc_key"].to_pylist(), copies, structured, spec.seed, spec.order == "structured_first"
+        corpus.base_hashes,
+        docs["doc_key"],
+        copies,
+        structured,
+        spec.seed,
+        spec.order == "structured_first",
     )
     row_bytes = docs["est_tokens"].to_numpy()[doc] * BYTES_PER_EST_TOKEN
     return OutputRows(doc, epoch, sampler.shard_of(row_bytes, spec.shard_rows, spec.shard_bytes))
@@ -129,7 +155,7 @@ def write_mixture(spec: MixSpec, corpus: Corpus, solution: Solution, out: Path) 
     rows = output_rows(spec, corpus, selection.copies)
     shutil.rmtree(out / WORK_DIR, ignore_errors=True)
     shards = write_shards(corpus, rows, out)
-    achieved = figures(selection.bucket_tokens, report_confusion(corpus))
+    achieved = figures(selection.bucket_tokens, corpus_confusion(corpus))
     manifest = build_manifest(
         spec,
         corpus,

@@ -132,13 +132,6 @@ def task_path(problem: Problem) -> TaskPath:
     avail_cap = problem.max_epochs * available / block if block else np.ones(len(names))
     spec_max = np.array([problem.tasks.get(t, TaskBounds()).max for t in names])
     lo = np.array([problem.tasks.get(t, TaskBounds()).min for t in names])
-    if problem.confusion is not None:
-        missing = sorted(set(names) - set(problem.confusion.labels))
-        if missing:
-            raise ValueError(
-                f"noise correction: task types {missing} are not among the classifier's labels "
-                f"{problem.confusion.labels}"
-            )
     return TaskPath(
         names=names,
         available=available,

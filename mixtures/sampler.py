@@ -1,7 +1,7 @@
 """Seeded, order-independent, nested document selection and shard order.
 
-Each document's key is a seeded 64-bit hash of its ``doc_key``, so it does not
-depend on where the document sits in the corpus. A bucket sorts its documents
+Each document's key is SplitMix64(xxh3-64(doc_key) xor a seeded salt), so it
+does not depend on where the document sits in the corpus. A bucket sorts its documents
 by key and takes the prefix whose tokens come closest to its target: a larger
 target with the same seed takes a superset (selections nest across a sweep's
 arms), and the error is at most half a document per bucket. Targets above a
@@ -21,10 +21,22 @@ ORDER_STREAM = 1
 STRUCTURED_TASKS = frozenset({"math", "code", "computing", "reasoning"})
 
 
-def hash_keys(doc_keys: list[str], seed: int, stream: int) -> np.ndarray:
-    """Seeded xxh3-64 of each key; ``stream`` separates the selection and order hashes."""
-    s = (seed * 2 + stream) % 2**64
-    return np.fromiter((xxhash.xxh3_64_intdigest(k, s) for k in doc_keys), np.uint64, len(doc_keys))
+def base_hashes(doc_keys: list[str]) -> np.ndarray:
+    """xxh3-64 of each doc_key: computed once per corpus, salted per seed and stream."""
+    return np.fromiter((xxhash.xxh3_64_intdigest(k) for k in doc_keys), np.uint64, len(doc_keys))
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    z = np.asarray(x, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def seeded_keys(base: np.ndarray, seed: int, stream: int) -> np.ndarray:
+    """Seeded keys; ``stream`` separates the selection and order hashes."""
+    salt = splitmix64(np.array([(seed * 2 + stream) % 2**64], dtype=np.uint64))[0]
+    return splitmix64(base ^ salt)
 
 
 def _sort_order(columns: dict) -> np.ndarray:
@@ -44,7 +56,8 @@ def _closest_prefix(tokens: np.ndarray, target: float) -> int:
 
 
 def select(
-    doc_keys: list[str],
+    base: np.ndarray,
+    doc_keys: pa.Array | pa.ChunkedArray,
     bucket: np.ndarray,
     tokens: np.ndarray,
     targets: np.ndarray,
@@ -52,12 +65,13 @@ def select(
     max_epochs: int = 1,
 ) -> np.ndarray:
     """Copies of each document to take (0 = not selected), per the bucket targets."""
-    keys = hash_keys(doc_keys, seed, SELECT_STREAM)
-    order = _sort_order({"bucket": bucket, "key": keys, "doc_key": doc_keys})
+    order = _sort_order(
+        {"bucket": bucket, "key": seeded_keys(base, seed, SELECT_STREAM), "doc_key": doc_keys}
+    )
     sorted_bucket = bucket[order]
     sorted_tokens = tokens[order]
     bounds = np.searchsorted(sorted_bucket, np.arange(len(targets) + 1))
-    copies = np.zeros(len(doc_keys), dtype=np.int64)
+    copies = np.zeros(len(base), dtype=np.int64)
     for b, target in enumerate(targets):
         lo, hi = bounds[b], bounds[b + 1]
         held = int(sorted_tokens[lo:hi].sum())
@@ -79,7 +93,8 @@ def expand(copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def output_order(
-    doc_keys: list[str],
+    base: np.ndarray,
+    doc_keys: pa.Array | pa.ChunkedArray,
     copies: np.ndarray,
     structured: np.ndarray,
     seed: int,
@@ -87,18 +102,21 @@ def output_order(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(document index, epoch) of every output row, in shard order.
 
-    Order is a second seeded hash of the key (and epoch for repeats), so it is
-    a shuffle that no input order can change; ``structured_first`` puts the
-    structured task types' documents first, each group shuffled.
+    Order is a second seeded hash of the key (mixed with the epoch for
+    repeats), so it is a shuffle that no input order can change;
+    ``structured_first`` puts the structured task types' documents first,
+    each group shuffled.
     """
     doc, epoch = expand(copies)
-    keys = np.asarray(doc_keys, dtype=object)[doc]
-    repeats = np.flatnonzero(epoch > 0)
-    keys[repeats] = [f"{keys[i]}\0{epoch[i]}" for i in repeats]
-    keys = keys.tolist()
+    order_keys = seeded_keys(base[doc] ^ splitmix64(epoch.astype(np.uint64)), seed, ORDER_STREAM)
     group = (~structured[doc]).astype(np.int8) if structured_first else np.zeros(len(doc), np.int8)
     order = _sort_order(
-        {"group": group, "key": hash_keys(keys, seed, ORDER_STREAM), "doc_key": keys}
+        {
+            "group": group,
+            "key": order_keys,
+            "doc_key": doc_keys.take(pa.array(doc)),
+            "epoch": epoch,
+        }
     )
     return doc[order], epoch[order]
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from mixtures.sampler import hash_keys, output_order, select, shard_of
+from mixtures.sampler import base_hashes, output_order, seeded_keys, select, shard_of
 from mixtures.spec import SpecError, load_spec, parse_spec
 
 
@@ -15,31 +16,41 @@ def _docs(n=2000, buckets=4, seed=0):
     return keys, rng.integers(0, buckets, n), rng.integers(10, 1000, n)
 
 
+def _select(keys, bucket, tokens, targets, seed, max_epochs=1):
+    return select(base_hashes(keys), pa.array(keys), bucket, tokens, targets, seed, max_epochs)
+
+
+def _order(keys, copies, structured, seed, structured_first):
+    return output_order(
+        base_hashes(keys), pa.array(keys), copies, structured, seed, structured_first
+    )
+
+
 def test_same_seed_same_selection_and_seed_matters():
     keys, bucket, tokens = _docs()
     targets = np.array([20_000.0, 50_000.0, 0.0, 80_000.0])
-    a = select(keys, bucket, tokens, targets, seed=3)
-    assert np.array_equal(a, select(keys, bucket, tokens, targets, seed=3))
-    assert not np.array_equal(a, select(keys, bucket, tokens, targets, seed=4))
+    a = _select(keys, bucket, tokens, targets, seed=3)
+    assert np.array_equal(a, _select(keys, bucket, tokens, targets, seed=3))
+    assert not np.array_equal(a, _select(keys, bucket, tokens, targets, seed=4))
 
 
 def test_selection_does_not_depend_on_input_order():
     keys, bucket, tokens = _docs()
     targets = np.array([20_000.0, 50_000.0, 10_000.0, 80_000.0])
-    copies = select(keys, bucket, tokens, targets, seed=1)
+    copies = _select(keys, bucket, tokens, targets, seed=1)
     perm = np.random.default_rng(9).permutation(len(keys))
-    shuffled = select([keys[i] for i in perm], bucket[perm], tokens[perm], targets, seed=1)
+    shuffled = _select([keys[i] for i in perm], bucket[perm], tokens[perm], targets, seed=1)
     assert {keys[i] for i in perm[shuffled > 0]} == {keys[i] for i in np.flatnonzero(copies)}
     structured = bucket % 2 == 0
-    order = output_order(keys, copies, structured, 1, structured_first=False)
-    order_p = output_order([keys[i] for i in perm], shuffled, structured[perm], 1, False)
+    order = _order(keys, copies, structured, 1, structured_first=False)
+    order_p = _order([keys[i] for i in perm], shuffled, structured[perm], 1, False)
     assert [keys[d] for d in order[0]] == [keys[perm[d]] for d in order_p[0]]
 
 
 def test_selection_is_nested_and_closest():
     keys, bucket, tokens = _docs()
-    small = select(keys, bucket, tokens, np.array([10_000.0, 30_000, 5_000, 1_000]), seed=2)
-    large = select(keys, bucket, tokens, np.array([40_000.0, 60_000, 5_000, 90_000]), seed=2)
+    small = _select(keys, bucket, tokens, np.array([10_000.0, 30_000, 5_000, 1_000]), seed=2)
+    large = _select(keys, bucket, tokens, np.array([40_000.0, 60_000, 5_000, 90_000]), seed=2)
     assert np.all(large >= small)
     for b, target in enumerate([40_000.0, 60_000, 5_000, 90_000]):
         taken = tokens[(bucket == b) & (large > 0)].sum()
@@ -49,10 +60,10 @@ def test_selection_is_nested_and_closest():
 def test_repeats_take_whole_epochs_up_to_max_epochs():
     keys, bucket, tokens = _docs(200, buckets=1)
     held = tokens.sum()
-    copies = select(keys, bucket, tokens, np.array([held * 2.5]), seed=0, max_epochs=3)
+    copies = _select(keys, bucket, tokens, np.array([held * 2.5]), seed=0, max_epochs=3)
     assert copies.min() == 2 and copies.max() == 3
     assert abs((tokens * copies).sum() - held * 2.5) <= tokens.max() / 2
-    capped = select(keys, bucket, tokens, np.array([held * 5.0]), seed=0, max_epochs=3)
+    capped = _select(keys, bucket, tokens, np.array([held * 5.0]), seed=0, max_epochs=3)
     assert np.all(capped == 3)
 
 
@@ -60,7 +71,7 @@ def test_structured_first_and_repeated_rows():
     keys = [f"k{i}" for i in range(10)]
     copies = np.array([1, 2, 0, 1, 1, 1, 0, 1, 1, 1])
     structured = np.array([i < 5 for i in range(10)])
-    doc, epoch = output_order(keys, copies, structured, 0, structured_first=True)
+    doc, epoch = _order(keys, copies, structured, 0, structured_first=True)
     assert len(doc) == copies.sum()
     groups = structured[doc]
     assert groups[: groups.sum()].all() and not groups[groups.sum() :].any()
@@ -73,8 +84,9 @@ def test_shards_by_rows_and_by_bytes():
 
 
 def test_hash_streams_differ():
-    keys = ["a", "b", "c"]
-    assert not np.array_equal(hash_keys(keys, 0, 0), hash_keys(keys, 0, 1))
+    base = base_hashes(["a", "b", "c"])
+    assert not np.array_equal(seeded_keys(base, 0, 0), seeded_keys(base, 0, 1))
+    assert not np.array_equal(seeded_keys(base, 0, 0), seeded_keys(base, 1, 0))
 
 
 MINIMAL = {"name": "m", "corpus": "out/c", "tokens": 1000, "procedural_share": 0.3}

@@ -88,18 +88,23 @@ def _spec(corpus: Path, **change) -> dict:
 
 
 def throughput(corpus: Path, work: Path, corpus_tokens: int) -> dict:
-    """A mixture taking ~90% of the corpus, so output is about the text read."""
+    """A mixture taking ~90% of the corpus, so output is about the text read.
+
+    Timed from selection to the manifest (corpus metadata already loaded), in
+    the process's CPU time with Arrow on one thread, and in wall time.
+    """
     spec = parse_spec(_spec(corpus, tokens=int(corpus_tokens * 0.9), procedural_share=0.2))
-    cpu = time.process_time()
-    manifest = mix(spec, work / "throughput", overwrite=True)
-    cpu = time.process_time() - cpu
-    timing = manifest["_timing"]
+    runs = []
+    for _ in range(3):
+        timing = mix(spec, work / "throughput", overwrite=True)["_timing"]
+        runs.append(timing)
+    best = max(runs, key=lambda t: t["mb_per_cpu_s"])
     return {
-        "tokens": manifest["achieved"]["tokens"],
-        "text_mb": timing["text_mb"],
-        "wall_s": timing["seconds"],
-        "mb_s_wall": timing["mb_per_s"],
-        "cpu_s_whole_mix": cpu,
+        "text_mb": best["text_mb"],
+        "runs": runs,
+        "mb_per_cpu_s": best["mb_per_cpu_s"],
+        "mb_per_s_wall": best["mb_per_s"],
+        "mb_per_cpu_s_median": statistics.median(t["mb_per_cpu_s"] for t in runs),
     }
 
 
@@ -190,9 +195,10 @@ def main() -> int:
             report["solve"]["max_s"] <= TARGETS["solve_s_500_buckets"],
         ],
         "sampling_writing_mb_s_one_core": [
-            report["throughput"]["mb_s_wall"],
+            report["throughput"]["mb_per_cpu_s_median"],
             TARGETS["sampling_writing_mb_s_one_core"],
-            report["throughput"]["mb_s_wall"] >= TARGETS["sampling_writing_mb_s_one_core"],
+            report["throughput"]["mb_per_cpu_s_median"]
+            >= TARGETS["sampling_writing_mb_s_one_core"],
         ],
         **{k: [v, TARGETS[k], v <= TARGETS[k]] for k, v in worst.items()},
         "factual_block_identical": [

@@ -7,16 +7,17 @@ recount tokens and never kept.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import xxhash
 
 from mixtures.sampler import base_hashes
 
@@ -75,6 +76,18 @@ class Corpus:
     null_labels: dict[str, int]
     classifiers: dict
     columns: list[str]
+
+    @cached_property
+    def digest(self) -> str:
+        """xxh3-128 over the docs files' names and bytes: which corpus a mixture came from
+        (xxh3 rather than sha256 because it is read in full for every mixture)."""
+        digest = xxhash.xxh3_128()
+        for path in self.files:
+            digest.update(path.name.encode() + b"\0")
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+        return digest.hexdigest()
 
 
 def docs_files(root: str | os.PathLike) -> list[Path]:
@@ -206,14 +219,3 @@ def load_corpus(root: str | os.PathLike, labels: dict[str, str], tokenizer=None)
         classifiers=read_classifiers(root),
         columns=columns,
     )
-
-
-def corpus_digest(files: list[Path]) -> str:
-    """sha256 over the docs files' names and bytes: which corpus a mixture came from."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0")
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()

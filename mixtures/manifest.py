@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mixtures.corpus import Corpus, corpus_digest
+from mixtures.corpus import Corpus
 from mixtures.figures import source_shares_by_group
 from mixtures.optimiser import Solution
 from mixtures.spec import MixSpec
@@ -89,7 +89,7 @@ def build_manifest(
         "spec": spec.to_dict(),
         "corpus": {
             "path": str(corpus.root),
-            "sha256": corpus_digest(corpus.files),
+            "xxh3_128": corpus.digest,
             "documents": corpus.docs.num_rows,
             "tokens": int(corpus.buckets.tokens.sum()),
             "labels": spec.labels,

@@ -1,10 +1,11 @@
 """Stream the selected documents from the corpus into Parquet shards.
 
-Memory stays bounded by one corpus row group plus one shard: rows are read
-row group by row group, cut into per-shard spill files (Arrow IPC, in the
-output's ``_work`` folder), then each spill is put in shard order and written
-as zstd Parquet through ``pipeline.atomic`` so a shard appears whole or not at
-all.
+Memory stays bounded by one corpus row group, the spill budget and one
+shard: rows are read row group by row group and cut by shard, held in memory
+up to ``SPILL_MEMORY`` bytes and beyond that appended to per-shard Arrow IPC
+files in the output's ``_work`` folder; then each shard is put in order and
+written as zstd Parquet through ``pipeline.atomic``, so it appears whole or not
+at all.
 """
 
 from __future__ import annotations
@@ -25,11 +26,27 @@ from pipeline.atomic import atomic_path
 SHARD_ROW_GROUP = 2048
 # Open spill files at once; more shards than this take more passes over the corpus.
 MAX_OPEN_SPILLS = 128
+# Rows read for shards not yet written stay in memory up to this many bytes.
+SPILL_MEMORY = 256 * 2**20
 # zstd level 1 writes text ~1.5x faster than level 3 here for ~12% larger shards.
 ZSTD_LEVEL = 1
 # Dictionary pages pay off for the low-cardinality columns only; text and keys are unique.
 DICTIONARY_COLUMNS = ["source", "content_type", "task_type", "bucket", "license"]
-CORPUS_COLUMNS = ["doc_key", "id", "text", "source", "content_hash"]
+# doc_key and source come from the metadata already in memory.
+CORPUS_COLUMNS = ["id", "text", "content_hash"]
+# Min/max statistics of the text column cost time and help no reader.
+STATISTICS_COLUMNS = [
+    "doc_key",
+    "id",
+    "source",
+    "content_type",
+    "task_type",
+    "n_tokens",
+    "bucket",
+    "epoch",
+    "content_hash",
+    "license",
+]
 WORK_DIR = "_work"
 
 
@@ -76,43 +93,75 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Labels:
-    """Per-document columns that come from the metadata, not from the corpus files."""
+class _Metadata:
+    """Shard columns that come from the metadata, not the corpus files, for every
+    output position (dictionary-encoded: a few bytes per row)."""
 
-    def __init__(self, corpus: Corpus):
+    def __init__(self, corpus: Corpus, rows: OutputRows):
         b = corpus.buckets
-        self.bucket = corpus.docs["bucket"].to_numpy()
-        self.tokens = corpus.docs["n_tokens"].to_numpy()
-        self.names = pa.array([b.name(i) for i in range(len(b))])
-        self.content_type = pa.array(b.content_type)
-        self.task_type = pa.array(b.task_type)
+        bucket = pa.array(corpus.docs["bucket"].to_numpy()[rows.doc])
+        keys = corpus.docs["doc_key"].take(pa.array(rows.doc))
+        self.columns = {
+            "doc_key": keys,
+            "source": pa.DictionaryArray.from_arrays(bucket, pa.array(b.source)),
+            "content_type": pa.DictionaryArray.from_arrays(bucket, pa.array(b.content_type)),
+            "task_type": pa.DictionaryArray.from_arrays(bucket, pa.array(b.task_type)),
+            "n_tokens": pa.array(corpus.docs["n_tokens"].to_numpy()[rows.doc]),
+            "bucket": pa.DictionaryArray.from_arrays(
+                bucket, pa.array([b.name(i) for i in range(len(b))])
+            ),
+            "epoch": pa.array(rows.epoch.astype(np.int32)),
+        }
 
-    def columns(self, doc: np.ndarray, epoch: np.ndarray) -> dict[str, pa.Array]:
-        bucket = pa.array(self.bucket[doc])
+    def slice(self, start: int, stop: int, schema: pa.Schema) -> dict[str, pa.Array]:
         return {
-            "content_type": self.content_type.take(bucket),
-            "task_type": self.task_type.take(bucket),
-            "n_tokens": pa.array(self.tokens[doc]),
-            "bucket": self.names.take(bucket),
-            "epoch": pa.array(epoch.astype(np.int32)),
+            name: values.slice(start, stop - start).cast(schema.field(name).type)
+            for name, values in self.columns.items()
         }
 
 
+class _Spills:
+    """Rows waiting for their shard: held in memory up to ``budget`` bytes, beyond
+    that appended to one Arrow IPC file per shard in ``work``."""
+
+    def __init__(self, work: Path, budget: int):
+        self.work, self.budget = work, budget
+        self.held: dict[int, list[pa.Table]] = {}
+        self.bytes = 0
+        self.writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+
+    def add(self, shard: int, table: pa.Table) -> None:
+        self.held.setdefault(shard, []).append(table)
+        self.bytes += table.nbytes
+        if self.bytes > self.budget:
+            for s, tables in self.held.items():
+                if s not in self.writers:
+                    self.writers[s] = pa.ipc.new_file(self.work / f"{s:05d}.arrow", table.schema)
+                for t in tables:
+                    self.writers[s].write_table(t)
+            self.held, self.bytes = {}, 0
+
+    def close(self) -> None:
+        for w in self.writers.values():
+            w.close()
+
+    def take(self, shard: int) -> pa.Table:
+        """All of a shard's rows, as one chunk; its spill file is removed."""
+        tables = self.held.pop(shard, [])
+        path = self.work / f"{shard:05d}.arrow"
+        if shard in self.writers:
+            tables = [pa.ipc.open_file(pa.OSFile(str(path))).read_all(), *tables]
+            path.unlink()
+        return pa.concat_tables(tables).combine_chunks()
+
+
 def _spill(
-    corpus: Corpus,
-    rows: OutputRows,
-    wanted: np.ndarray,
-    work: Path,
-    labels: _Labels,
-    columns: list[str],
-    schema: pa.Schema,
+    corpus: Corpus, rows: OutputRows, wanted: np.ndarray, spills: _Spills, columns: list[str]
 ) -> None:
-    """Cut the rows in ``wanted`` (output positions) into one IPC file per shard."""
+    """Read the rows in ``wanted`` (output positions) from the corpus, by shard."""
     files = corpus.docs["file"].to_numpy()
     doc_rows = corpus.docs["row"].to_numpy()
     pos = wanted[np.lexsort((doc_rows[rows.doc[wanted]], files[rows.doc[wanted]]))]
-    writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
-    spill_schema = schema.append(pa.field("_pos", pa.int64()))
     file_of = files[rows.doc[pos]]
     for f in np.unique(file_of):
         in_file = pos[file_of == f]
@@ -126,26 +175,23 @@ def _spill(
             part = in_file[group_of == g]
             part = part[np.argsort(rows.shard[part], kind="stable")]
             table = pf.read_row_group(int(g), columns=columns)
-            table = table.take(pa.array(doc_rows[rows.doc[part]] - starts[g]))
-            for name, values in labels.columns(rows.doc[part], rows.epoch[part]).items():
-                table = table.append_column(name, values)
+            table = table.take(doc_rows[rows.doc[part]] - starts[g])
             table = table.append_column("_pos", pa.array(part.astype(np.int64)))
-            table = table.select(spill_schema.names).cast(spill_schema)
             shard = rows.shard[part]
             cuts = np.flatnonzero(np.diff(shard)) + 1
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(shard)], strict=True):
-                s = int(shard[lo])
-                if s not in writers:
-                    writers[s] = pa.ipc.new_file(work / f"{s:05d}.arrow", spill_schema)
-                writers[s].write_table(table.slice(lo, hi - lo))
-    for w in writers.values():
-        w.close()
+                spills.add(int(shard[lo]), table.slice(lo, hi - lo))
+    spills.close()
 
 
-def _finish(spill: Path, path: Path, schema: pa.Schema) -> dict:
-    with pa.memory_map(str(spill)) as source:
-        table = pa.ipc.open_file(source).read_all()
-    table = table.take(pc.sort_indices(table["_pos"])).select(schema.names)
+def _finish(table: pa.Table, path: Path, schema: pa.Schema, start: int, meta: _Metadata) -> dict:
+    """Put a shard's rows (positions start, start + 1, ...) in order and write them."""
+    order = np.empty(table.num_rows, dtype=np.int64)
+    order[table["_pos"].to_numpy() - start] = np.arange(table.num_rows)
+    table = table.take(order)
+    for name, values in meta.slice(start, start + table.num_rows, schema).items():
+        table = table.append_column(name, values)
+    table = table.select(schema.names).cast(schema)
     with atomic_path(path) as tmp:
         pq.write_table(
             table,
@@ -154,8 +200,8 @@ def _finish(spill: Path, path: Path, schema: pa.Schema) -> dict:
             compression="zstd",
             compression_level=ZSTD_LEVEL,
             use_dictionary=DICTIONARY_COLUMNS,
+            write_statistics=[c for c in STATISTICS_COLUMNS if c in schema.names],
         )
-    spill.unlink()
     return {
         "file": path.name,
         "rows": table.num_rows,
@@ -170,15 +216,17 @@ def write_shards(corpus: Corpus, rows: OutputRows, out: Path) -> list[dict]:
     with_license = "license" in corpus.columns
     schema = shard_schema(with_license)
     columns = CORPUS_COLUMNS + (["license"] if with_license else [])
-    labels = _Labels(corpus)
+    meta = _Metadata(corpus, rows)
+    bounds = np.searchsorted(rows.shard, np.arange(rows.shards + 1))
     work = out / WORK_DIR
     work.mkdir(parents=True, exist_ok=True)
     stats = []
     for first in range(0, rows.shards, MAX_OPEN_SPILLS):
-        group = np.arange(first, min(first + MAX_OPEN_SPILLS, rows.shards))
-        wanted = np.flatnonzero((rows.shard >= group[0]) & (rows.shard <= group[-1]))
-        _spill(corpus, rows, wanted, work, labels, columns, schema)
+        group = range(first, min(first + MAX_OPEN_SPILLS, rows.shards))
+        spills = _Spills(work, SPILL_MEMORY)
+        _spill(corpus, rows, np.arange(bounds[group[0]], bounds[group[-1] + 1]), spills, columns)
         for s in group:
-            stats.append(_finish(work / f"{s:05d}.arrow", out / shard_name(int(s)), schema))
+            table = spills.take(s)
+            stats.append(_finish(table, out / shard_name(s), schema, int(bounds[s]), meta))
     shutil.rmtree(work)
     return stats

@@ -233,3 +233,24 @@ def test_refuses_to_overwrite_without_flag(corpus, tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
     assert main(["mix", str(spec), "-o", str(tmp_path / "m"), "--overwrite"]) == 2
     assert (tmp_path / "m" / "keep.txt").exists()
+
+
+def test_spilling_to_disk_and_many_passes_write_the_same_shards(tmp_path, monkeypatch):
+    import mixtures.writer
+
+    corpus = write_corpus(tmp_path / "c", synthetic_docs(1500), files=3)
+    raw = {
+        "name": "s",
+        "corpus": str(corpus),
+        "tokens": 150_000,
+        "procedural_share": 0.4,
+        "shard": {"rows": 60},
+        "labels": LABELS,
+    }
+    in_memory = mix(parse_spec(raw), tmp_path / "a")
+    monkeypatch.setattr(mixtures.writer, "SPILL_MEMORY", 10_000)
+    monkeypatch.setattr(mixtures.writer, "MAX_OPEN_SPILLS", 3)
+    spilled = mix(parse_spec(raw), tmp_path / "b")
+    assert len(in_memory["shards"]) > 6
+    assert [s["sha256"] for s in spilled["shards"]] == [s["sha256"] for s in in_memory["shards"]]
+    assert not (tmp_path / "b" / "_work").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 EXIT_INFEASIBLE = 3
 EXIT_FAILED_CHECK = 1
@@ -102,6 +103,9 @@ def _sweep(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from mixtures.verify import as_json, format_checks, passed, verify
 
+    if not Path(args.mixture).is_dir():
+        print(f"procmix verify: error: no such folder: {args.mixture}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         results = verify(args.mixture)
     except (OSError, KeyError, ValueError) as e:

@@ -16,7 +16,7 @@ from mixtures.figures import block_digest, figures
 from mixtures.manifest import build_manifest
 from mixtures.optimiser import Confusion, Problem, Solution, solve
 from mixtures.spec import MixSpec
-from mixtures.writer import WORK_DIR, OutputRows, write_shards
+from mixtures.writer import OutputRows, write_shards
 from pipeline.atomic import write_json
 
 MANIFEST = "manifest.json"
@@ -153,7 +153,6 @@ def write_mixture(spec: MixSpec, corpus: Corpus, solution: Solution, out: Path) 
     started, cpu = time.perf_counter(), time.process_time()
     selection = select(spec, corpus, solution)
     rows = output_rows(spec, corpus, selection.copies)
-    shutil.rmtree(out / WORK_DIR, ignore_errors=True)
     shards = write_shards(corpus, rows, out)
     achieved = figures(selection.bucket_tokens, corpus_confusion(corpus))
     manifest = build_manifest(

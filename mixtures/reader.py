@@ -53,7 +53,7 @@ class MixtureReader:
         self.seed = seed
         self.epoch = epoch
         self.position = 0
-        self.columns = list(columns)
+        self.columns = ["text"] if tokenizer is not None else list(columns)
         self.tokenizer = _tokenizer(tokenizer)
         self.shuffle = (
             manifest["spec"]["order"] != "structured_first" if shuffle is None else shuffle

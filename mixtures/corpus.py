@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,9 @@ import pyarrow.parquet as pq
 import xxhash
 
 from mixtures.sampler import base_hashes
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 CONTENT_TYPES = ("procedural", "factual", "other")
 PROCEDURAL = "procedural"
@@ -140,7 +144,8 @@ def _normalise(column: pa.ChunkedArray, role: str, source_column: str) -> tuple[
     return filled.combine_chunks(), nulls
 
 
-def load_tokenizer(path: str | None):
+def load_tokenizer(path: str | None) -> Tokenizer | None:
+    """The Hugging Face tokenizer at ``path`` (a tokenizer.json), or None for the estimate."""
     if path is None:
         return None
     from tokenizers import Tokenizer

@@ -144,7 +144,7 @@ def worker_slot(worker_info: Any) -> tuple[int, int]:
 
 def torch_dataset(
     mixdir: str | os.PathLike, rank: int | None = None, world_size: int | None = None, **kwargs: Any
-):
+) -> Any:
     """A ``torch.utils.data.IterableDataset`` over the mixture (needs torch installed).
 
     Rank and world size default to ``torch.distributed``'s when it is initialised;

@@ -153,3 +153,32 @@ def test_500_buckets_solve_within_two_seconds():
     solution = solve(Problem(table, 100_000_000, 0.3, Diversity(d1=6.0)))
     assert time.perf_counter() - started < 2.0
     assert solution.planned["d1"] == pytest.approx(6.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("d1", [2.0, 3.5])
+def test_tempered_shares_are_the_least_kl_at_the_target(d1):
+    from scipy.optimize import minimize
+
+    problem = _problem(d1, tasks={"math": TaskBounds(max=0.45)})
+    path = task_path(problem)
+    ours = np.array([solve(problem).task_shares[t] for t in path.names])
+    pi = path.natural
+
+    def kl(y):
+        y = np.clip(y, 1e-15, 1)
+        return float((y * np.log(y / pi)).sum())
+
+    constraints = [
+        {"type": "eq", "fun": lambda y: y.sum() - 1},
+        {"type": "eq", "fun": lambda y: metrics.entropy(np.clip(y, 1e-15, 1)) - np.log(d1)},
+    ]
+    bounds = list(zip(path.lo, np.minimum(path.hi, 1.0), strict=True))
+    best = min(
+        (
+            minimize(kl, start, method="SLSQP", bounds=bounds, constraints=constraints)
+            for start in (ours, np.full(len(pi), 1 / len(pi)), pi)
+        ),
+        key=lambda r: r.fun if r.success else np.inf,
+    )
+    assert best.success
+    assert kl(ours) <= best.fun + 1e-6

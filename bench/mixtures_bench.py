@@ -52,6 +52,7 @@ TARGETS = {
     "tokens_rel_error": 0.005,
     "procedural_share_pp_error": 0.005,
     "d1_rel_error": 0.01,
+    "task_share_worst_rel_error": 0.05,
 }
 
 
@@ -116,13 +117,26 @@ def _errors(spec: dict, arm: dict) -> dict:
     }
 
 
+def _task_errors(mixdir: Path) -> dict:
+    """Worst relative error of a task share against the plan, over types above 1%."""
+    manifest = json.loads((mixdir / "manifest.json").read_text())
+    planned = manifest["solution"]["task_shares"]
+    got = manifest["achieved"]["task_shares"]
+    errors = {t: abs(got.get(t, 0.0) - p) / p for t, p in planned.items() if p > 0.01}
+    worst = max(errors, key=errors.get)
+    return {"task_share_worst_rel_error": errors[worst], "task_share_worst_type": worst}
+
+
 def run_sweep(corpus: Path, work: Path, tokens: int, levels: list[float]) -> dict:
     raw = _spec(corpus, tokens=tokens, procedural_share=0.3)
     started = time.perf_counter()
     record = sweep(parse_spec(raw), levels, work / "sweep", overwrite=True)
     wall = time.perf_counter() - started
     checks = verify(work / "sweep")
-    arms = [{**arm, **_errors(raw, arm)} for arm in record["arms"]]
+    arms = [
+        {**arm, **_errors(raw, arm), **_task_errors(work / "sweep" / arm["arm"])}
+        for arm in record["arms"]
+    ]
     return {
         "tokens": tokens,
         "procedural_share": 0.3,
@@ -186,7 +200,12 @@ def main() -> int:
         }
     worst = {
         k: max(a[k] for a in report["sweep"]["arms"])
-        for k in ("tokens_rel_error", "procedural_share_pp_error", "d1_rel_error")
+        for k in (
+            "tokens_rel_error",
+            "procedural_share_pp_error",
+            "d1_rel_error",
+            "task_share_worst_rel_error",
+        )
     }
     report["targets"] = {
         "solve_s_500_buckets": [

@@ -18,6 +18,7 @@ pins it across a sweep.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy.optimize import brentq
@@ -117,7 +118,9 @@ class TaskPath:
         )
         return metrics.hill(list(true.values()), 1)
 
+    @cached_property
     def curve(self) -> np.ndarray:
+        """D1 at each tau of ``TAU_GRID``: brackets the target and gives the reachable range."""
         return np.array([self.d1(self.shares(t)) for t in TAU_GRID])
 
 
@@ -209,8 +212,7 @@ def _at_bound(path: TaskPath, y: np.ndarray) -> str:
 
 
 def d1_range(path: TaskPath) -> tuple[float, float]:
-    curve = path.curve()
-    return float(curve.min()), float(curve.max())
+    return float(path.curve.min()), float(path.curve.max())
 
 
 def _diversity_reason(problem: Problem, path: TaskPath, target: float) -> str:
@@ -232,8 +234,7 @@ def _diversity_reason(problem: Problem, path: TaskPath, target: float) -> str:
 
 
 def _solve_tau(path: TaskPath, target: float) -> float:
-    curve = path.curve()
-    diff = curve - target
+    diff = path.curve - target
     if abs(diff[0]) <= 1e-12 * target:
         return 0.0
     for i in range(len(TAU_GRID) - 1):

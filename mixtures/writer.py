@@ -34,19 +34,6 @@ ZSTD_LEVEL = 1
 DICTIONARY_COLUMNS = ["source", "content_type", "task_type", "bucket", "license"]
 # doc_key and source come from the metadata already in memory.
 CORPUS_COLUMNS = ["id", "text", "content_hash"]
-# Min/max statistics of the text column cost time and help no reader.
-STATISTICS_COLUMNS = [
-    "doc_key",
-    "id",
-    "source",
-    "content_type",
-    "task_type",
-    "n_tokens",
-    "bucket",
-    "epoch",
-    "content_hash",
-    "license",
-]
 WORK_DIR = "_work"
 
 
@@ -94,29 +81,30 @@ def file_sha256(path: Path) -> str:
 
 
 class _Metadata:
-    """Shard columns that come from the metadata, not the corpus files, for every
-    output position (dictionary-encoded: a few bytes per row)."""
+    """Shard columns that come from the metadata in memory, not the corpus files."""
 
     def __init__(self, corpus: Corpus, rows: OutputRows):
         b = corpus.buckets
-        bucket = pa.array(corpus.docs["bucket"].to_numpy()[rows.doc])
-        keys = corpus.docs["doc_key"].take(pa.array(rows.doc))
-        self.columns = {
-            "doc_key": keys,
-            "source": pa.DictionaryArray.from_arrays(bucket, pa.array(b.source)),
-            "content_type": pa.DictionaryArray.from_arrays(bucket, pa.array(b.content_type)),
-            "task_type": pa.DictionaryArray.from_arrays(bucket, pa.array(b.task_type)),
-            "n_tokens": pa.array(corpus.docs["n_tokens"].to_numpy()[rows.doc]),
-            "bucket": pa.DictionaryArray.from_arrays(
-                bucket, pa.array([b.name(i) for i in range(len(b))])
-            ),
-            "epoch": pa.array(rows.epoch.astype(np.int32)),
+        self.rows = rows
+        self.doc_key = corpus.docs["doc_key"]
+        self.bucket = corpus.docs["bucket"].to_numpy()
+        self.tokens = corpus.docs["n_tokens"].to_numpy()
+        self.labels = {
+            "source": pa.array(b.source),
+            "content_type": pa.array(b.content_type),
+            "task_type": pa.array(b.task_type),
+            "bucket": pa.array([b.name(i) for i in range(len(b))]),
         }
 
-    def slice(self, start: int, stop: int, schema: pa.Schema) -> dict[str, pa.Array]:
+    def columns(self, start: int, stop: int) -> dict[str, pa.Array]:
+        """The columns of output positions start ... stop - 1."""
+        doc = self.rows.doc[start:stop]
+        bucket = pa.array(self.bucket[doc])
         return {
-            name: values.slice(start, stop - start).cast(schema.field(name).type)
-            for name, values in self.columns.items()
+            "doc_key": self.doc_key.take(pa.array(doc)),
+            **{name: values.take(bucket) for name, values in self.labels.items()},
+            "n_tokens": pa.array(self.tokens[doc]),
+            "epoch": pa.array(self.rows.epoch[start:stop].astype(np.int32)),
         }
 
 
@@ -150,7 +138,8 @@ class _Spills:
         tables = self.held.pop(shard, [])
         path = self.work / f"{shard:05d}.arrow"
         if shard in self.writers:
-            tables = [pa.ipc.open_file(pa.OSFile(str(path))).read_all(), *tables]
+            with pa.OSFile(str(path)) as f:
+                tables = [pa.ipc.open_file(f).read_all(), *tables]
             path.unlink()
         return pa.concat_tables(tables).combine_chunks()
 
@@ -189,7 +178,7 @@ def _finish(table: pa.Table, path: Path, schema: pa.Schema, start: int, meta: _M
     order = np.empty(table.num_rows, dtype=np.int64)
     order[table["_pos"].to_numpy() - start] = np.arange(table.num_rows)
     table = table.take(order)
-    for name, values in meta.slice(start, start + table.num_rows, schema).items():
+    for name, values in meta.columns(start, start + table.num_rows).items():
         table = table.append_column(name, values)
     table = table.select(schema.names).cast(schema)
     with atomic_path(path) as tmp:
@@ -200,7 +189,8 @@ def _finish(table: pa.Table, path: Path, schema: pa.Schema, start: int, meta: _M
             compression="zstd",
             compression_level=ZSTD_LEVEL,
             use_dictionary=DICTIONARY_COLUMNS,
-            write_statistics=[c for c in STATISTICS_COLUMNS if c in schema.names],
+            # Min/max statistics of the text column cost time and help no reader.
+            write_statistics=[c for c in schema.names if c != "text"],
         )
     return {
         "file": path.name,

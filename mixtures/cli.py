@@ -147,9 +147,10 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         "sweep",
         help="build one mixture per diversity level, all else held equal",
         description=(
-            "One mixture per D1 level (OUT/d2, OUT/d3, ...): same token budget, procedural "
-            "share and source shares, the same factual/other documents in every arm, no "
-            "document repeated. Writes OUT/sweep.json and prints the arms' achieved figures."
+            "One mixture per D1 level (OUT/d2, OUT/d3, ...): same token budget and procedural "
+            "share, the corpus's source mix within each task type, the same factual/other "
+            "documents in every arm, no document repeated. Writes OUT/sweep.json and prints "
+            "the arms' achieved figures."
         ),
         formatter_class=fmt,
     )
@@ -170,7 +171,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         p.add_argument("-o", "--out", required=True, help="output folder (new or empty)")
         p.add_argument("--overwrite", action="store_true", help="replace a mixture in OUT")
     sweep_parser.add_argument(
-        "--levels", type=_levels, default=[2.0, 3.0, 4.0, 6.0], help="D1 levels, comma separated"
+        "--levels", type=_levels, default="2,3,4,6", help="D1 levels, comma separated"
     )
     m.set_defaults(func=_mix)
     sweep_parser.set_defaults(func=_sweep)

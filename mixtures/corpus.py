@@ -155,7 +155,9 @@ def load_tokenizer(path: str | None) -> Tokenizer | None:
     return Tokenizer.from_file(str(path))
 
 
-def load_corpus(root: str | os.PathLike, labels: dict[str, str], tokenizer=None) -> Corpus:
+def load_corpus(
+    root: str | os.PathLike, labels: dict[str, str], tokenizer: Tokenizer | None = None
+) -> Corpus:
     """Read the metadata of every document and group it into buckets."""
     root = Path(root)
     if not root.is_dir():

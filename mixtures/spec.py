@@ -95,14 +95,16 @@ def _number(raw: dict, key: str, where: str, lo: float, hi: float, default=None)
     return float(value)
 
 
-def _integer(raw: dict, key: str, lo: int, default: int | None = None) -> int | None:
+def _integer(
+    raw: dict, key: str, lo: int, default: int | None = None, where: str = ""
+) -> int | None:
     value = raw.get(key, default)
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise _fail(key, f"an integer >= {lo}", value)
+        raise _fail(f"{where}{key}", f"an integer >= {lo}", value)
     return value
 
 
@@ -152,11 +154,13 @@ def _shard(raw: dict) -> tuple[int | None, int | None]:
     shard = _mapping(raw, "shard")
     if not shard:
         return None, MixSpec.shard_bytes
-    _unknown(shard, {"rows", "mb"}, "shard")
+    _unknown(shard, {"rows", "bytes", "mb"}, "shard")
     if len(shard) != 1:
-        raise _fail("shard", "exactly one of rows: N or mb: N", shard)
+        raise _fail("shard", "exactly one of rows: N, bytes: N or mb: N", shard)
     if "rows" in shard:
-        return _integer(shard, "rows", 1), None
+        return _integer(shard, "rows", 1, where="shard."), None
+    if "bytes" in shard:
+        return None, _integer(shard, "bytes", 1, where="shard.")
     mb = _number(shard, "mb", "shard.", 1e-6, 1e9)
     return None, max(1, int(mb * 2**20))
 

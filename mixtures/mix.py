@@ -15,7 +15,7 @@ from mixtures.corpus import Corpus, CorpusError, load_corpus, load_tokenizer
 from mixtures.figures import block_digest, figures
 from mixtures.manifest import build_manifest
 from mixtures.optimiser import Confusion, Problem, Solution, solve
-from mixtures.spec import MixSpec
+from mixtures.spec import MixSpec, SpecError
 from mixtures.writer import OutputRows, write_shards
 from pipeline.atomic import write_json
 
@@ -199,6 +199,10 @@ def sweep(
     and selection is seeded by doc_key, so every arm takes the same factual
     documents; the sweep records and checks their digest.
     """
+    if spec.max_epochs != 1:
+        raise SpecError(
+            f"max_epochs: a sweep repeats no document, so expected 1, found {spec.max_epochs}"
+        )
     out = Path(out)
     corpus = open_corpus(spec)
     arms = [spec.with_d1(level, f"{spec.name}-{arm_name(level)}") for level in levels]

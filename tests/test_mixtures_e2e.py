@@ -121,6 +121,9 @@ def test_sweep_arms_share_the_factual_block(corpus, tmp_path, capsys):
     results = verify(tmp_path / "sw")
     assert passed(results)
     assert any("(sweep)" in where for where in results)
+    spec = _write(tmp_path / "r.yaml", _spec(corpus, diversity={}, max_epochs=2))
+    assert main(["sweep", str(spec), "--levels", "3,4", "-o", str(tmp_path / "r")]) == 2
+    assert "a sweep repeats no document" in capsys.readouterr().err
 
 
 def test_infeasible_spec_fails_fast_with_the_explain_text(corpus, tmp_path, capsys):

@@ -47,10 +47,10 @@ def synthetic_docs(n: int = 600, seed: int = 0) -> list[dict]:
 
 
 def write_corpus(folder: Path, docs: list[dict], files: int = 2) -> Path:
-    """A prepare-like corpus folder: docs split over ``files`` Parquet files."""
-    schema = DOCS_SCHEMA.append(pa.field("label_procedural", pa.string()))
-    schema = schema.append(pa.field("license", pa.string()))
-    schema = schema.append(pa.field("input_task_type", pa.string()))
+    """A prepare-like corpus folder: docs split over ``files`` Parquet files; the fields
+    beyond DOCS_SCHEMA (labels, license) are strings."""
+    extra = [k for k in docs[0] if k not in DOCS_SCHEMA.names]
+    schema = pa.schema([*DOCS_SCHEMA, *(pa.field(k, pa.string()) for k in extra)])
     (folder / "docs").mkdir(parents=True, exist_ok=True)
     for f in range(files):
         part = docs[f::files]

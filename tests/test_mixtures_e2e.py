@@ -257,3 +257,28 @@ def test_spilling_to_disk_and_many_passes_write_the_same_shards(tmp_path, monkey
     assert len(in_memory["shards"]) > 6
     assert [s["sha256"] for s in spilled["shards"]] == [s["sha256"] for s in in_memory["shards"]]
     assert not (tmp_path / "b" / "_work").exists()
+
+
+def test_tagged_corpus_needs_no_label_mapping(tmp_path):
+    docs = [
+        {
+            **{k: v for k, v in d.items() if k not in LABELS.values()},
+            "content_type": d["label_procedural"],
+            "task_type": d["input_task_type"],
+        }
+        for d in synthetic_docs(1500)
+    ]
+    corpus = write_corpus(tmp_path / "c", docs)
+    raw = {
+        "name": "t",
+        "corpus": str(corpus),
+        "tokens": 150_000,
+        "procedural_share": 0.4,
+        "diversity": {"d1": 4.0},
+    }
+    manifest = mix(parse_spec(raw), tmp_path / "m")
+    assert manifest["corpus"]["labels"] == {
+        "content_type": "content_type",
+        "task_type": "task_type",
+    }
+    assert manifest["achieved"]["d1"] == pytest.approx(4.0, rel=0.01)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -228,6 +229,8 @@ def main() -> int:
         "verify_passed": [report["sweep"]["verify_passed"], True, report["sweep"]["verify_passed"]],
     }
     report["bench_wall_s"] = time.perf_counter() - started
+    # The whole bench process: corpus metadata, the sweep and the 111 MB mixture.
+    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     write_json(args.out, report)
     for name, (found, target, ok) in report["targets"].items():
         print(f"{'ok  ' if ok else 'MISS'} {name}: {found} (target {target})")

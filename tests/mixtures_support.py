@@ -62,6 +62,18 @@ def write_corpus(folder: Path, docs: list[dict], files: int = 2) -> Path:
     return folder
 
 
+def synthetic_spec(corpus: Path, **change) -> dict:
+    """A spec for a synthetic corpus: 150k tokens, procedural share 0.4, natural task shares."""
+    base = {
+        "name": "s",
+        "corpus": str(corpus),
+        "tokens": 150_000,
+        "procedural_share": 0.4,
+        "labels": LABELS,
+    }
+    return {**base, **change}
+
+
 def bucket_table(tokens: dict[tuple[str, str], list[int]], factual: int = 10**7) -> BucketTable:
     """Procedural buckets {(source, task): [tokens]} as given, plus one factual bucket."""
     rows = [

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from mixtures_support import LABELS, synthetic_docs, write_corpus
+from mixtures_support import LABELS, synthetic_docs, synthetic_spec, write_corpus
 
 from mixtures.mix import mix
 from mixtures.spec import parse_spec
@@ -186,16 +186,9 @@ def test_same_documents_in_any_file_layout_give_identical_shards(tmp_path):
     docs = synthetic_docs(3000)
     one = write_corpus(tmp_path / "one", docs, files=1)
     three = write_corpus(tmp_path / "three", docs[::-1], files=3)
-    raw = {
-        "name": "s",
-        "tokens": 300_000,
-        "procedural_share": 0.4,
-        "shard": {"rows": 400},
-        "labels": LABELS,
-        "order": "structured_first",
-    }
-    a = mix(parse_spec({**raw, "corpus": str(one)}), tmp_path / "a")
-    b = mix(parse_spec({**raw, "corpus": str(three)}), tmp_path / "b")
+    change = {"tokens": 300_000, "shard": {"rows": 400}, "order": "structured_first"}
+    a = mix(parse_spec(synthetic_spec(one, **change)), tmp_path / "a")
+    b = mix(parse_spec(synthetic_spec(three, **change)), tmp_path / "b")
     assert [s["sha256"] for s in a["shards"]] == [s["sha256"] for s in b["shards"]]
     assert passed(verify(tmp_path / "a"))
 
@@ -211,15 +204,13 @@ def test_tokenizer_counts_and_repeats(tmp_path):
         [d["text"] for d in docs[:50]], trainers.WordLevelTrainer(special_tokens=["[UNK]"])
     )
     tok.save(str(tmp_path / "tokenizer.json"))
-    raw = {
-        "name": "t",
-        "corpus": str(corpus),
-        "tokens": 100_000,
-        "procedural_share": 0.6,
-        "tokenizer": str(tmp_path / "tokenizer.json"),
-        "max_epochs": 2,
-        "labels": LABELS,
-    }
+    raw = synthetic_spec(
+        corpus,
+        tokens=100_000,
+        procedural_share=0.6,
+        tokenizer=str(tmp_path / "tokenizer.json"),
+        max_epochs=2,
+    )
     manifest = mix(parse_spec(raw), tmp_path / "m")
     rows = _read(tmp_path / "m", ["text", "n_tokens", "doc_key"]).to_pylist()
     assert all(len(tok.encode(r["text"]).ids) == r["n_tokens"] for r in rows[:50])
@@ -242,14 +233,7 @@ def test_spilling_to_disk_and_many_passes_write_the_same_shards(tmp_path, monkey
     import mixtures.writer
 
     corpus = write_corpus(tmp_path / "c", synthetic_docs(1500), files=3)
-    raw = {
-        "name": "s",
-        "corpus": str(corpus),
-        "tokens": 150_000,
-        "procedural_share": 0.4,
-        "shard": {"rows": 60},
-        "labels": LABELS,
-    }
+    raw = synthetic_spec(corpus, shard={"rows": 60})
     in_memory = mix(parse_spec(raw), tmp_path / "a")
     monkeypatch.setattr(mixtures.writer, "SPILL_MEMORY", 10_000)
     monkeypatch.setattr(mixtures.writer, "MAX_OPEN_SPILLS", 3)
@@ -269,13 +253,8 @@ def test_tagged_corpus_needs_no_label_mapping(tmp_path):
         for d in synthetic_docs(1500)
     ]
     corpus = write_corpus(tmp_path / "c", docs)
-    raw = {
-        "name": "t",
-        "corpus": str(corpus),
-        "tokens": 150_000,
-        "procedural_share": 0.4,
-        "diversity": {"d1": 4.0},
-    }
+    raw = synthetic_spec(corpus, diversity={"d1": 4.0})
+    del raw["labels"]
     manifest = mix(parse_spec(raw), tmp_path / "m")
     assert manifest["corpus"]["labels"] == {
         "content_type": "content_type",

@@ -124,20 +124,7 @@ def test_noise_correction_targets_expected_true_d1():
 
 def test_500_buckets_solve_within_two_seconds():
     rng = np.random.default_rng(1)
-    tasks = [
-        "math",
-        "code",
-        "computing",
-        "science",
-        "health",
-        "cooking",
-        "home_diy",
-        "business_law",
-        "language",
-        "reasoning",
-        "humanities",
-        "other",
-    ]
+    tasks = [f"task{k}" for k in range(12)]
     rows = [
         (
             f"s{i}",

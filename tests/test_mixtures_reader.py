@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
-from mixtures_support import LABELS, synthetic_docs, write_corpus
+from mixtures_support import synthetic_docs, synthetic_spec, write_corpus
 
 from mixtures.mix import mix
 from mixtures.reader import MixtureReader, worker_slot
@@ -17,15 +17,7 @@ from mixtures.spec import parse_spec
 
 def _mixture(folder: Path, order: str = "shuffled") -> Path:
     corpus = write_corpus(folder / "corpus", synthetic_docs(800))
-    raw = {
-        "name": "r",
-        "corpus": str(corpus),
-        "tokens": 60_000,
-        "procedural_share": 0.4,
-        "shard": {"rows": 70},
-        "labels": LABELS,
-        "order": order,
-    }
+    raw = synthetic_spec(corpus, tokens=60_000, shard={"rows": 70}, order=order)
     mix(parse_spec(raw), folder / "mix")
     return folder / "mix"
 

@@ -46,6 +46,8 @@ def _ranges(problem: Problem, corpus: Corpus) -> list[str]:
             f"corpus {path.natural[i]:.4f}"
             f" ({_n(path.available[i])} tokens)"
         )
+    for task in sorted(set(problem.tasks) - set(path.names)):
+        lines.append(f"  {task:<14} not a procedural task type of this corpus: bounds ignored")
     return lines
 
 

@@ -140,10 +140,11 @@ def test_infeasible_spec_fails_fast_with_the_explain_text(corpus, tmp_path, caps
 
 
 def test_explain_reports_ranges(corpus, tmp_path, capsys):
-    spec = _write(tmp_path / "s.yaml", _spec(corpus))
+    spec = _write(tmp_path / "s.yaml", _spec(corpus, tasks={"nosuch": {"max": 0.1}}))
     assert main(["explain", str(spec)]) == 0
     out = capsys.readouterr().out
     assert "diversity.d1: 3 asked; D1 reachable" in out and "feasible: tau" in out
+    assert "nosuch         not a procedural task type of this corpus" in out
 
 
 def test_missing_label_columns_and_noise_model_give_clear_errors(corpus, tmp_path, capsys):

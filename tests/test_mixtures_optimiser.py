@@ -169,3 +169,10 @@ def test_tempered_shares_are_the_least_kl_at_the_target(d1):
     )
     assert best.success
     assert kl(ours) <= best.fun + 1e-6
+
+
+def test_a_task_type_can_be_held_out():
+    solution = solve(_problem(2.5, tasks={"math": TaskBounds(max=0.0)}))
+    assert solution.task_shares["math"] == 0.0
+    assert solution.planned["d0"] == 4
+    assert solution.planned["d1"] == pytest.approx(2.5)

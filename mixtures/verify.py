@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from mixtures.corpus import load_tokenizer
 from mixtures.figures import block_digest, figures, source_shares_by_group
 from mixtures.optimiser import Confusion
 from mixtures.writer import file_sha256
@@ -185,6 +186,36 @@ def _confusion(manifest: dict) -> Confusion | None:
     return Confusion.from_summary(entry) if entry else None
 
 
+def _token_checks(con: duckdb.DuckDBPyConnection, tokenizer: dict) -> list[Check]:
+    """Stored n_tokens against a recount: every row for the estimate, a sample (0.1%, at
+    least 100 rows) with a tokenizer, whose file must still match its sha256."""
+    if tokenizer["kind"] == "estimate":
+        bad = con.execute(
+            "SELECT count(*) FROM shards WHERE n_tokens <> (strlen(text) + 3) // 4"
+        ).fetchall()[0][0]
+        return [Check("n_tokens = ceil(UTF-8 bytes / 4), every row", bad, 0, bad == 0)]
+    path = Path(tokenizer["path"])
+    sha = file_sha256(path) if path.exists() else "missing"
+    checks = [
+        Check(
+            "tokenizer file sha256", sha[:16], tokenizer["sha256"][:16], sha == tokenizer["sha256"]
+        )
+    ]
+    if sha != tokenizer["sha256"]:
+        return checks
+    rows = con.execute("SELECT count(*) FROM shards").fetchall()[0][0]
+    sample = con.execute(
+        f"SELECT text, n_tokens FROM shards USING SAMPLE reservoir({max(100, rows // 1000)} ROWS) "
+        "REPEATABLE (0)"
+    ).fetchall()
+    encoded = load_tokenizer(str(path)).encode_batch(
+        [t for t, _ in sample], add_special_tokens=False
+    )
+    bad = sum(len(e.ids) != n for e, (_, n) in zip(encoded, sample, strict=True))
+    checks.append(Check(f"n_tokens recounted on {len(sample)} sampled rows", bad, 0, bad == 0))
+    return checks
+
+
 def verify_mixture(mixdir: str | os.PathLike) -> list[Check]:
     """Every check of one mixture folder."""
     mixdir = Path(mixdir)
@@ -201,6 +232,7 @@ def verify_mixture(mixdir: str | os.PathLike) -> list[Check]:
     got = figures(tokens, _confusion(manifest))
     checks += _target_checks(spec, solution, got)
     checks += _source_checks(spec, solution, tokens, docs)
+    checks += _token_checks(con, manifest["tokenizer"])
     most = con.execute(
         "SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM shards GROUP BY doc_key)"
     ).fetchall()[0][0]

@@ -103,7 +103,15 @@ def test_verify_catches_a_tampered_shard(corpus, tmp_path):
     checks = _checks(out)
     assert not checks["shard-00000.parquet sha256"]
     assert not checks["shard-00000.parquet rows, tokens"]
+    assert checks["n_tokens = ceil(UTF-8 bytes / 4), every row"]
     assert main(["verify", str(out), "--json"]) == 1
+    shard = out / "shard-00001.parquet"
+    table = pq.read_table(shard)
+    tokens = pa.array([n + 1 if i == 5 else n for i, n in enumerate(table["n_tokens"].to_pylist())])
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("n_tokens"), "n_tokens", tokens), shard
+    )
+    assert not _checks(out)["n_tokens = ceil(UTF-8 bytes / 4), every row"]
 
 
 def test_sweep_arms_share_the_factual_block(corpus, tmp_path, capsys):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mixtures import sampler
+from mixtures import MANIFEST, SWEEP_FILE, sampler
 from mixtures.corpus import Corpus, CorpusError, load_corpus, load_tokenizer
 from mixtures.figures import block_digest, figures
 from mixtures.manifest import build_manifest
@@ -19,8 +19,6 @@ from mixtures.spec import MixSpec, SpecError
 from mixtures.writer import OutputRows, write_shards
 from pipeline.atomic import write_json
 
-MANIFEST = "manifest.json"
-SWEEP_FILE = "sweep.json"
 # Bytes of text per estimated token: prepare's estimate is ceil(UTF-8 bytes / 4).
 BYTES_PER_EST_TOKEN = 4
 

@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mixtures import MANIFEST
+
 DEFAULT_COLUMNS = ("doc_key", "text")
 
 
@@ -46,7 +48,7 @@ class MixtureReader:
                 f"rank {rank}, world_size {world_size}, worker {worker}, num_workers {num_workers}"
             )
         self.mixdir = Path(mixdir)
-        manifest = json.loads((self.mixdir / "manifest.json").read_text())
+        manifest = json.loads((self.mixdir / MANIFEST).read_text())
         self.shards = [(s["file"], s["rows"]) for s in manifest["shards"]]
         self.slots = world_size * num_workers
         self.slot = rank * num_workers + worker

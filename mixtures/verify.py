@@ -11,13 +11,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from mixtures import MANIFEST, SWEEP_FILE
 from mixtures.corpus import load_tokenizer
 from mixtures.figures import block_digest, figures, source_shares_by_group
 from mixtures.optimiser import Confusion
 from mixtures.writer import file_sha256
 
-MANIFEST = "manifest.json"
-SWEEP_FILE = "sweep.json"
 TOKENS_REL = 0.005
 SHARE_PP = 0.005
 D1_REL = 0.01
@@ -37,11 +36,10 @@ class Check:
 
 
 def _connect(mixdir: Path) -> duckdb.DuckDBPyConnection:
-    """A connection with a ``shards`` view over the mixture's shard files (none: empty view)."""
+    """A connection with a ``shards`` view over the mixture's shard files."""
     con = duckdb.connect()
-    if any(mixdir.glob("shard-*.parquet")):
-        glob = str(mixdir / "shard-*.parquet").replace("'", "''")
-        con.execute(f"CREATE VIEW shards AS SELECT * FROM read_parquet('{glob}', filename=true)")
+    glob = str(mixdir / "shard-*.parquet").replace("'", "''")
+    con.execute(f"CREATE VIEW shards AS SELECT * FROM read_parquet('{glob}', filename=true)")
     return con
 
 

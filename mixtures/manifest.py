@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mixtures.corpus import Corpus
 from mixtures.figures import source_shares_by_group
-from mixtures.optimiser import Solution
+from mixtures.optimiser import Confusion, Solution
 from mixtures.spec import MixSpec
 from mixtures.writer import file_sha256
 from pipeline import __version__
@@ -25,12 +25,11 @@ def _classifiers(corpus: Corpus) -> dict:
     }
 
 
-def _noise_model(corpus: Corpus) -> dict | None:
+def _noise_model(confusion: Confusion | None) -> dict | None:
     """The task-type confusion matrix verify needs to recompute noise-corrected D1."""
-    entry = corpus.classifiers.get("task_type") or {}
-    if "p_true_given_pred" not in entry:
+    if confusion is None:
         return None
-    return {"labels": entry["labels"], "p_true_given_pred": entry["p_true_given_pred"]}
+    return {"labels": confusion.labels, "p_true_given_pred": confusion.p_true_given_pred.tolist()}
 
 
 def _tokenizer(spec: MixSpec) -> dict:
@@ -80,6 +79,7 @@ def build_manifest(
     achieved: dict,
     shards: list[dict],
     blocks: dict[str, str],
+    confusion: Confusion | None,
 ) -> dict:
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -96,7 +96,7 @@ def build_manifest(
             "null_labels_counted_as_other": corpus.null_labels,
         },
         "classifiers": _classifiers(corpus),
-        "noise_model": _noise_model(corpus),
+        "noise_model": _noise_model(confusion),
         "tokenizer": _tokenizer(spec),
         "solution": {
             "tau": solution.tau,

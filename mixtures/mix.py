@@ -33,37 +33,40 @@ class Selection:
     bucket_tokens: dict[tuple[str, str, str], float]
 
 
-def corpus_confusion(corpus: Corpus) -> Confusion | None:
-    """The corpus's task-type confusion matrix (summary.json), None when it has none.
-
-    Raises ``CorpusError`` when the corpus has procedural task types the matrix
-    does not cover, since the corrected figure would silently leave them out.
-    """
+def _confusion(corpus: Corpus) -> tuple[Confusion | None, list[str]]:
+    """The corpus's task-type confusion matrix (summary.json) or None, and the
+    procedural task types it does not cover."""
     entry = corpus.classifiers.get("task_type") or {}
     if "p_true_given_pred" not in entry:
-        return None
+        return None, []
     confusion = Confusion.from_summary(entry)
     b = corpus.buckets
     present = {t for t, p in zip(b.task_type, b.procedural, strict=True) if p}
-    missing = sorted(present - set(confusion.labels))
-    if missing:
-        raise CorpusError(
-            f"procedural task types {missing} are not among the classifier's labels "
-            f"{confusion.labels} (summary.json classifiers.task_type.labels): check labels:"
-        )
-    return confusion
+    return confusion, sorted(present - set(confusion.labels))
+
+
+def report_confusion(corpus: Corpus) -> Confusion | None:
+    """The matrix for the manifest's noise-corrected D1: only when it covers every
+    procedural task type, since the figure would otherwise leave some out."""
+    confusion, missing = _confusion(corpus)
+    return None if missing else confusion
 
 
 def confusion_for(spec: MixSpec, corpus: Corpus) -> Confusion | None:
     """The confusion matrix when the spec asks for noise correction."""
     if not spec.noise_correction:
         return None
-    confusion = corpus_confusion(corpus)
+    confusion, missing = _confusion(corpus)
     if confusion is None:
         raise CorpusError(
             f"noise_correction: true needs summary.json classifiers.task_type.p_true_given_pred "
             f"in {corpus.root}; it is absent: run prepare with tagging, or set "
             "noise_correction: false"
+        )
+    if missing:
+        raise CorpusError(
+            f"noise_correction: procedural task types {missing} are not among the classifier's "
+            f"labels {confusion.labels} (summary.json classifiers.task_type.labels): check labels:"
         )
     return confusion
 
@@ -152,15 +155,16 @@ def write_mixture(spec: MixSpec, corpus: Corpus, solution: Solution, out: Path) 
     selection = select(spec, corpus, solution)
     rows = output_rows(spec, corpus, selection.copies)
     shards = write_shards(corpus, rows, out)
-    achieved = figures(selection.bucket_tokens, corpus_confusion(corpus))
+    confusion = report_confusion(corpus)
     manifest = build_manifest(
         spec,
         corpus,
         solution,
         selection.bucket_tokens,
-        achieved,
+        figures(selection.bucket_tokens, confusion),
         shards,
         block_digests(corpus, selection.copies),
+        confusion,
     )
     write_json(out / MANIFEST, manifest)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from mixtures_support import LABELS, synthetic_docs, synthetic_spec, write_corpus
 
+from mixtures.corpus import CorpusError
 from mixtures.mix import mix
 from mixtures.spec import parse_spec
 from mixtures.verify import passed, verify
@@ -189,6 +190,14 @@ def test_noise_correction_with_a_confusion_matrix(corpus, tmp_path):
     assert manifest["achieved"]["d1"] < 5.0
     assert manifest["classifiers"]["task_type"]["sha256"] == "ab" * 32
     assert passed(verify(out))
+    # A matrix that misses a task type: an error when asked for, no corrected figure otherwise.
+    task = summary["classifiers"]["task_type"]
+    task["labels"], task["p_true_given_pred"] = labels[1:], [row[1:] for row in matrix[1:]]
+    (copy / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(CorpusError, match=r"task types \['code'\] are not among"):
+        mix(parse_spec(_spec(copy, noise_correction=True)), tmp_path / "n")
+    manifest = mix(parse_spec(_spec(copy)), tmp_path / "n")
+    assert "d1_true" not in manifest["achieved"] and manifest["noise_model"] is None
 
 
 def test_same_documents_in_any_file_layout_give_identical_shards(tmp_path):

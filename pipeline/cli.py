@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from mixtures.cli import add_verbs
+import mixtures.cli
 from pipeline import __version__
 from pipeline.layout import DedupParams
 
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out", metavar="OUT", help="a prepare output folder")
     s.add_argument("--json", action="store_true", help="print summary.json as is")
     s.set_defaults(func=_stats)
-    add_verbs(verbs)
+    mixtures.cli.add_verbs(verbs)
     return parser
 
 

@@ -54,7 +54,9 @@ def source_shares_by_group(tokens: dict[BucketKey, float]) -> dict[str, dict[str
 
 def block_digest(keys: list[str], epochs: np.ndarray) -> str:
     """sha256 of the sorted (doc_key, epoch) pairs of a block: equal iff same documents."""
-    table = pa.table({"doc_key": keys, "epoch": np.asarray(epochs, dtype=np.int64)})
+    table = pa.table(
+        {"doc_key": pa.array(keys, pa.string()), "epoch": np.asarray(epochs, dtype=np.int64)}
+    )
     table = table.sort_by([("doc_key", "ascending"), ("epoch", "ascending")])
     lines = pc.binary_join_element_wise(
         table["doc_key"], pc.cast(table["epoch"], pa.string()), "\t"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -16,9 +17,10 @@ from mixtures.figures import block_digest, figures
 from mixtures.manifest import build_manifest
 from mixtures.optimiser import Confusion, Problem, Solution, solve
 from mixtures.spec import MixSpec, SpecError
-from mixtures.writer import OutputRows, write_shards
-from pipeline.atomic import write_json
+from mixtures.writer import WORK_DIR, OutputRows, write_shards
+from pipeline.atomic import TMP_SUFFIX, write_json
 
+SHARD_GLOB = re.compile(r"shard-\d+\.parquet(" + re.escape(TMP_SUFFIX) + ")?")
 # Bytes of text per estimated token: prepare's estimate is ceil(UTF-8 bytes / 4).
 BYTES_PER_EST_TOKEN = 4
 
@@ -138,12 +140,23 @@ def block_digests(corpus: Corpus, copies: np.ndarray) -> dict[str, str]:
     return result
 
 
+def _mixture_files_only(folder: Path) -> bool:
+    """Whether ``folder`` holds only what mix or sweep write (also after a crash)."""
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            if entry.name != WORK_DIR and not _mixture_files_only(entry):
+                return False
+        elif not (entry.name in (MANIFEST, SWEEP_FILE) or SHARD_GLOB.match(entry.name)):
+            return False
+    return True
+
+
 def prepare_out(out: Path, overwrite: bool) -> None:
     """Refuse to mix into a folder holding something else; clear an old mixture on overwrite."""
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise MixError(f"{out} is not empty: choose a new folder or pass --overwrite")
-        if not ((out / MANIFEST).exists() or (out / SWEEP_FILE).exists()):
+        if not _mixture_files_only(out):
             raise MixError(f"{out} holds files that are not a mixture: refusing to overwrite")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)

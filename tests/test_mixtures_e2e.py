@@ -279,3 +279,26 @@ def test_tagged_corpus_needs_no_label_mapping(tmp_path):
         "task_type": "task_type",
     }
     assert manifest["achieved"]["d1"] == pytest.approx(4.0, rel=0.01)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_a_mixture_of_one_block_only(tmp_path, share):
+    corpus = write_corpus(tmp_path / "c", synthetic_docs(4000))
+    manifest = mix(
+        parse_spec(synthetic_spec(corpus, tokens=300_000, procedural_share=share)), tmp_path / "m"
+    )
+    assert manifest["achieved"]["procedural_share"] == share
+    assert passed(verify(tmp_path / "m"))
+
+
+def test_overwrite_clears_what_a_crashed_mix_left(tmp_path):
+    corpus = write_corpus(tmp_path / "c", synthetic_docs(600))
+    out = tmp_path / "m"
+    (out / "_work").mkdir(parents=True)
+    (out / "_work" / "00000.arrow").write_bytes(b"partial")
+    (out / "shard-00000.parquet").write_bytes(b"left by a crash")
+    manifest = mix(parse_spec(synthetic_spec(corpus, tokens=20_000)), out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [s["file"] for s in manifest["shards"]] + ["manifest.json"]
+    )
+    assert _checks(out)["shard-00000.parquet sha256"]

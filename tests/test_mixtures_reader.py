@@ -92,3 +92,36 @@ def test_token_ids_and_worker_slot(mixture, tmp_path):
     assert worker_slot(SimpleNamespace(id=2, num_workers=4)) == (2, 4)
     with pytest.raises(ValueError, match="expected 0 <= rank < world_size"):
         MixtureReader(mixture, rank=2, world_size=2)
+
+
+def test_torch_adapter_with_a_stand_in_torch(mixture, monkeypatch):
+    """torch is not installed here: a minimal stand-in checks the adapter's wiring."""
+    import sys
+    import types
+
+    worker = SimpleNamespace(id=1, num_workers=2)
+    data = types.ModuleType("torch.utils.data")
+    data.IterableDataset = object
+    data.get_worker_info = lambda: worker
+    dist = types.ModuleType("torch.distributed")
+    dist.is_available = lambda: True
+    dist.is_initialized = lambda: True
+    dist.get_rank = lambda: 1
+    dist.get_world_size = lambda: 2
+    torch = types.ModuleType("torch")
+    torch.distributed = dist
+    torch.utils = types.ModuleType("torch.utils")
+    torch.utils.data = data
+    for name, module in [
+        ("torch", torch),
+        ("torch.utils", torch.utils),
+        ("torch.utils.data", data),
+        ("torch.distributed", dist),
+    ]:
+        monkeypatch.setitem(sys.modules, name, module)
+    from mixtures.reader import torch_dataset
+
+    dataset = torch_dataset(mixture, seed=4, columns=["doc_key"])
+    dataset.set_epoch(2)
+    expected = MixtureReader(mixture, 1, 2, 1, 2, seed=4, epoch=2, columns=["doc_key"])
+    assert list(dataset) == list(expected)

@@ -7,8 +7,14 @@ OUT    ?= out/demo
 INPUT  ?= $(DATA)
 WORKERS ?= 2
 EXECUTOR ?= local
+SPEC   ?= mixtures/examples/demo.yaml
+LEVELS ?= 2,3,4,6
+# OUT defaults to the corpus folder for prepare; mix and sweep write elsewhere unless given OUT.
+MIX_OUT   := $(if $(filter command line,$(origin OUT)),$(OUT),out/mix-demo)
+SWEEP_OUT := $(if $(filter command line,$(origin OUT)),$(OUT),out/sweep-demo)
+CORPUS_ARG := $(if $(CORPUS),--corpus $(CORPUS))
 
-.PHONY: setup demo test prepare stats query bench lint clean help
+.PHONY: setup demo test prepare stats query mix sweep bench lint clean help
 
 help:
 	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
@@ -17,7 +23,9 @@ help:
 	@echo "make prepare  INPUT=... OUT=... [WORKERS=2 EXECUTOR=local|dask]"
 	@echo "make stats    OUT=...  print the run summary and composition"
 	@echo "make query    OUT=... SQL='SELECT * FROM summary'"
-	@echo "make bench    benchmark prepare against datatrove -> bench/results/prepare.json"
+	@echo "make mix      SPEC=... OUT=... [CORPUS=...]  build and verify one mixture (default: demo spec -> out/mix-demo)"
+	@echo "make sweep    SPEC=... OUT=... [LEVELS=2,3,4,6 CORPUS=...]  one mixture per D1 level -> out/sweep-demo"
+	@echo "make bench    benchmark prepare and mixtures -> bench/results/{prepare,mixtures}.json"
 	@echo "make lint     ruff"
 
 $(BIN)/procmix: pyproject.toml
@@ -47,9 +55,19 @@ stats: setup
 query: setup
 	$(BIN)/procmix query $(OUT) "$(SQL)"
 
+mix: setup
+	$(BIN)/procmix mix $(SPEC) $(CORPUS_ARG) -o $(MIX_OUT) --overwrite
+	$(BIN)/procmix verify $(MIX_OUT)
+
+sweep: setup
+	$(BIN)/procmix sweep $(SPEC) $(CORPUS_ARG) --levels $(LEVELS) -o $(SWEEP_OUT) --overwrite
+	$(BIN)/procmix verify $(SWEEP_OUT)
+
 bench: setup
 	$(BIN)/python bench/prepare_bench.py --data $(DATA) --out bench/results/prepare.json
 	@echo "wrote bench/results/prepare.json"
+	$(BIN)/python bench/mixtures_bench.py --data $(DATA) --out bench/results/mixtures.json
+	@echo "wrote bench/results/mixtures.json"
 
 lint: setup
 	$(BIN)/ruff check pipeline classifiers mixtures tests bench

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+import mixtures.cli
 from pipeline import __version__
 from pipeline.layout import DedupParams
 
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out", metavar="OUT", help="a prepare output folder")
     s.add_argument("--json", action="store_true", help="print summary.json as is")
     s.set_defaults(func=_stats)
+    mixtures.cli.add_verbs(verbs)
     return parser
 
 

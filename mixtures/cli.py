@@ -1,0 +1,193 @@
+"""``procmix mix | sweep | verify | explain``: added to the main parser by ``add_verbs``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_INFEASIBLE = 3
+EXIT_FAILED_CHECK = 1
+EXIT_USAGE = 2
+
+
+def _run(verb: str, action) -> int:
+    """Run ``action()``; turn the mixer's known errors into a message and an exit code."""
+    from mixtures.corpus import CorpusError
+    from mixtures.mix import MixError
+    from mixtures.optimiser import Infeasible
+    from mixtures.spec import SpecError
+
+    try:
+        return action()
+    except Infeasible as e:
+        print(f"procmix {verb}: infeasible spec:", file=sys.stderr)
+        for reason in e.reasons:
+            print(f"  {reason}", file=sys.stderr)
+        print("run `procmix explain SPEC` for the reachable range of every target", file=sys.stderr)
+        return EXIT_INFEASIBLE
+    except (SpecError, CorpusError, MixError) as e:
+        print(f"procmix {verb}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _mix(args: argparse.Namespace) -> int:
+    from mixtures.mix import mix
+    from mixtures.spec import load_spec
+
+    def action() -> int:
+        manifest = mix(load_spec(args.spec, args.corpus), args.out, args.overwrite)
+        a, t = manifest["achieved"], manifest["_timing"]
+        print(
+            f"wrote {args.out}: {len(manifest['shards'])} shard(s), "
+            f"{sum(s['rows'] for s in manifest['shards']):,} rows, {a['tokens']:,} tokens, "
+            f"procedural share {a['procedural_share']:.4f}, D0 {a['d0']:.0f} D1 {a['d1']:.4f} "
+            f"D2 {a['d2']:.4f}"
+            + (f", expected true D1 {a['d1_true']:.4f}" if "d1_true" in a else "")
+        )
+        print(f"sampled and wrote {t['text_mb']:.1f} MB of text in {t['seconds']:.1f} s")
+        print(f"check it: procmix verify {args.out}")
+        return 0
+
+    return _run("mix", action)
+
+
+def _levels(text: str) -> list[float]:
+    try:
+        levels = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected numbers like 2,3,4,6, found {text!r}") from e
+    if not levels or any(x < 1 for x in levels) or len(set(levels)) != len(levels):
+        raise argparse.ArgumentTypeError(f"expected distinct levels >= 1, found {text!r}")
+    return levels
+
+
+def format_sweep(record: dict) -> str:
+    header = ("arm", "D1 target", "tokens", "proc share", "D0", "D1", "D2", "docs", "factual block")
+    rows = [
+        (
+            a["arm"],
+            f"{a['d1_target']:g}",
+            f"{a['tokens']:,}",
+            f"{a['procedural_share']:.4f}",
+            f"{a['d0']:.0f}",
+            f"{a['d1']:.4f}",
+            f"{a['d2']:.4f}",
+            f"{a['docs']:,}",
+            a["factual_other_sha256"][:12],
+        )
+        for a in record["arms"]
+    ]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]
+    )
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from mixtures.mix import sweep
+    from mixtures.spec import load_spec
+
+    def action() -> int:
+        record = sweep(load_spec(args.spec, args.corpus), args.levels, args.out, args.overwrite)
+        print(format_sweep(record))
+        print(
+            f"wrote {args.out}: one folder per arm and sweep.json; "
+            f"check it: procmix verify {args.out}"
+        )
+        return 0
+
+    return _run("sweep", action)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from mixtures.verify import as_json, format_checks, passed, verify
+
+    if not Path(args.mixture).is_dir():
+        print(f"procmix verify: error: no such folder: {args.mixture}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        results = verify(args.mixture)
+    except (OSError, KeyError, ValueError) as e:
+        print(
+            f"procmix verify: error: {args.mixture} is not a readable mixture: {e}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    print(as_json(results) if args.json else format_checks(results))
+    return 0 if passed(results) else EXIT_FAILED_CHECK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from mixtures.explain import explain
+    from mixtures.spec import load_spec
+
+    def action() -> int:
+        text, feasible = explain(load_spec(args.spec, args.corpus))
+        print(text)
+        return 0 if feasible else EXIT_INFEASIBLE
+
+    return _run("explain", action)
+
+
+def add_verbs(verbs: argparse._SubParsersAction) -> None:
+    """Add the mixture verbs to ``procmix``'s subparsers."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    m = verbs.add_parser(
+        "mix",
+        help="build one mixture from a spec: solve, sample, write shards + manifest",
+        description=(
+            "Solve the spec's targets on its corpus, select documents with a seeded hash of "
+            "their doc_key (nested, order-independent), and write OUT/shard-NNNNN.parquet "
+            "(zstd) plus OUT/manifest.json. An infeasible spec fails before writing, naming the "
+            f"binding constraint (exit {EXIT_INFEASIBLE})."
+        ),
+        formatter_class=fmt,
+    )
+    sweep_parser = verbs.add_parser(
+        "sweep",
+        help="build one mixture per diversity level, all else held equal",
+        description=(
+            "One mixture per D1 level (OUT/d2, OUT/d3, ...): same token budget and procedural "
+            "share, the corpus's source mix within each task type, the same factual/other "
+            "documents in every arm, no document repeated. Writes OUT/sweep.json and prints "
+            "the arms' achieved figures."
+        ),
+        formatter_class=fmt,
+    )
+    explain_parser = verbs.add_parser(
+        "explain",
+        help="print the reachable range of each target on the corpus; write nothing",
+        description=(
+            "Report what the corpus can reach for the spec: token budget, procedural share, "
+            "D1 of the procedural task types, per-task shares, and, when the spec is "
+            f"infeasible, why (exit {EXIT_INFEASIBLE})."
+        ),
+        formatter_class=fmt,
+    )
+    for p in (m, sweep_parser, explain_parser):
+        p.add_argument("spec", metavar="SPEC.yaml", help="mixture spec (see mixtures/examples)")
+        p.add_argument("--corpus", default=None, help="corpus folder, overriding the spec's")
+    for p in (m, sweep_parser):
+        p.add_argument("-o", "--out", required=True, help="output folder (new or empty)")
+        p.add_argument("--overwrite", action="store_true", help="replace a mixture in OUT")
+    sweep_parser.add_argument(
+        "--levels", type=_levels, default="2,3,4,6", help="D1 levels, comma separated"
+    )
+    m.set_defaults(func=_mix)
+    sweep_parser.set_defaults(func=_sweep)
+    explain_parser.set_defaults(func=_explain)
+
+    v = verbs.add_parser(
+        "verify",
+        help="recompute a mixture's figures from its shards and check them",
+        description=(
+            "Read the shards with DuckDB, recompute tokens, procedural share, D0/D1/D2, task and "
+            "source shares, duplicates and block digests, and compare them with the spec's "
+            "targets, the planned solution and manifest.json (sha256 per shard). On a sweep "
+            "folder, also check that every arm holds the same factual/other block. Exits "
+            f"{EXIT_FAILED_CHECK} when a check fails."
+        ),
+    )
+    v.add_argument("mixture", metavar="MIXDIR", help="a mix or sweep output folder")
+    v.add_argument("--json", action="store_true", help="print the checks as JSON")
+    v.set_defaults(func=_verify)

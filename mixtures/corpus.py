@@ -1,0 +1,228 @@
+"""A prepared corpus seen by the mixer: per-document metadata and the bucket table.
+
+Only metadata columns are read here (column projection, no text) unless a
+tokenizer is given, in which case text is streamed one batch at a time to
+recount tokens and never kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+
+from mixtures.sampler import base_hashes
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+CONTENT_TYPES = ("procedural", "factual", "other")
+PROCEDURAL = "procedural"
+# Documents whose mapped label is null are kept and counted under this label
+# (the manifest reports how many), so unlabelled text is never dropped silently.
+NULL_LABEL = "other"
+TEXT_BATCH_ROWS = 2048
+
+
+class CorpusError(ValueError):
+    """The corpus folder cannot serve this spec; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BucketTable:
+    """One row per (source, content type, task type): documents and tokens available."""
+
+    source: list[str]
+    content_type: list[str]
+    task_type: list[str]
+    docs: np.ndarray
+    tokens: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    @property
+    def procedural(self) -> np.ndarray:
+        return np.array([c == PROCEDURAL for c in self.content_type], dtype=bool)
+
+    def name(self, i: int) -> str:
+        return f"{self.content_type[i]}/{self.task_type[i]}/{self.source[i]}"
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[str, str, str, int, int]]) -> BucketTable:
+        """Rows of (source, content_type, task_type, docs, tokens), sorted for a stable order."""
+        rows = sorted(rows, key=lambda r: (r[1], r[2], r[0]))
+        return cls(
+            source=[r[0] for r in rows],
+            content_type=[r[1] for r in rows],
+            task_type=[r[2] for r in rows],
+            docs=np.array([r[3] for r in rows], dtype=np.int64),
+            tokens=np.array([r[4] for r in rows], dtype=np.int64),
+        )
+
+
+@dataclass
+class Corpus:
+    root: Path
+    files: list[Path]
+    docs: pa.Table  # file, row, doc_key, n_tokens, est_tokens, bucket (one row per document)
+    base_hashes: np.ndarray  # xxh3-64 of each doc_key, in docs order
+    buckets: BucketTable
+    null_labels: dict[str, int]
+    classifiers: dict
+    columns: list[str]
+
+    @cached_property
+    def digest(self) -> str:
+        """xxh3-128 over the docs files' names and bytes: which corpus a mixture came from
+        (xxh3 rather than sha256 because it is read in full for every mixture)."""
+        digest = xxhash.xxh3_128()
+        for path in self.files:
+            digest.update(path.name.encode() + b"\0")
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+        return digest.hexdigest()
+
+
+def docs_files(root: str | os.PathLike) -> list[Path]:
+    files = sorted((Path(root) / "docs").glob("*.parquet"))
+    if not files:
+        raise CorpusError(f"no docs/*.parquet under {root}: run `procmix prepare` to make a corpus")
+    return files
+
+
+def read_classifiers(root: str | os.PathLike) -> dict:
+    """``summary.json``'s ``classifiers`` entry (model, sha256, labels, confusion), or {}."""
+    path = Path(root) / "summary.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text()).get("classifiers") or {}
+
+
+def _check_columns(files: list[Path], labels: dict[str, str]) -> list[str]:
+    columns = pq.read_schema(files[0]).names
+    for f in files:
+        names = set(pq.read_schema(f).names)
+        for role, column in labels.items():
+            if column not in names:
+                raise CorpusError(
+                    f"column {column!r} (labels.{role}) is not in {f}: run prepare with "
+                    "tagging, or map labels to columns the corpus has, e.g. "
+                    "labels: {content_type: label_procedural, task_type: input_task_type}"
+                )
+    return columns
+
+
+def _count_tokens(path: Path, tokenizer) -> pa.Array:
+    counts = []
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=TEXT_BATCH_ROWS, columns=["text"]):
+        encoded = tokenizer.encode_batch(batch.column(0).to_pylist(), add_special_tokens=False)
+        counts.append(np.array([len(e.ids) for e in encoded], dtype=np.int64))
+    return pa.array(np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64))
+
+
+def _normalise(column: pa.ChunkedArray, role: str, source_column: str) -> tuple[pa.Array, int]:
+    nulls = column.null_count
+    filled = pc.fill_null(column.cast(pa.string()), NULL_LABEL)
+    if role == "content_type":
+        bad = sorted(set(pc.unique(filled).to_pylist()) - set(CONTENT_TYPES))
+        if bad:
+            raise CorpusError(
+                f"column {source_column!r} (labels.content_type) holds {bad}; expected "
+                f"{list(CONTENT_TYPES)} or null"
+            )
+    return filled.combine_chunks(), nulls
+
+
+def load_tokenizer(path: str | None) -> Tokenizer | None:
+    """The Hugging Face tokenizer at ``path`` (a tokenizer.json), or None for the estimate."""
+    if path is None:
+        return None
+    from tokenizers import Tokenizer
+
+    if not Path(path).exists():
+        raise CorpusError(f"tokenizer file not found: {path}")
+    return Tokenizer.from_file(str(path))
+
+
+def load_corpus(
+    root: str | os.PathLike, labels: dict[str, str], tokenizer: Tokenizer | None = None
+) -> Corpus:
+    """Read the metadata of every document and group it into buckets."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusError(f"corpus folder not found: {root}")
+    files = docs_files(root)
+    columns = _check_columns(files, labels)
+    wanted = ["doc_key", "source", "n_tokens", labels["content_type"], labels["task_type"]]
+    parts = []
+    for index, path in enumerate(files):
+        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
+        n = table.num_rows
+        tokens = _count_tokens(path, tokenizer) if tokenizer else table["n_tokens"]
+        parts.append(
+            pa.table(
+                {
+                    "file": pa.array(np.full(n, index, dtype=np.int32)),
+                    "row": pa.array(np.arange(n, dtype=np.int64)),
+                    "doc_key": table["doc_key"],
+                    "source": table["source"],
+                    "content_type": table[labels["content_type"]],
+                    "task_type": table[labels["task_type"]],
+                    "n_tokens": tokens,
+                    "est_tokens": table["n_tokens"],
+                }
+            )
+        )
+    docs = pa.concat_tables(parts)
+    null_labels = {}
+    for role in ("content_type", "task_type"):
+        values, null_labels[role] = _normalise(docs[role], role, labels[role])
+        docs = docs.set_column(docs.schema.get_field_index(role), role, values)
+    grouped = docs.group_by(["source", "content_type", "task_type"]).aggregate(
+        [("n_tokens", "count"), ("n_tokens", "sum")]
+    )
+    buckets = BucketTable.from_rows(
+        list(
+            zip(
+                grouped["source"].to_pylist(),
+                grouped["content_type"].to_pylist(),
+                grouped["task_type"].to_pylist(),
+                grouped["n_tokens_count"].to_pylist(),
+                grouped["n_tokens_sum"].to_pylist(),
+                strict=True,
+            )
+        )
+    )
+    index = pa.table(
+        {
+            "source": buckets.source,
+            "content_type": buckets.content_type,
+            "task_type": buckets.task_type,
+            "bucket": pa.array(np.arange(len(buckets), dtype=np.int32)),
+        }
+    )
+    docs = docs.join(index, ["source", "content_type", "task_type"]).sort_by(
+        [("file", "ascending"), ("row", "ascending")]
+    )
+    docs = docs.select(["file", "row", "doc_key", "n_tokens", "est_tokens", "bucket"])
+    return Corpus(
+        root=root,
+        files=files,
+        docs=docs,
+        base_hashes=base_hashes(docs["doc_key"].to_pylist()),
+        buckets=buckets,
+        null_labels=null_labels,
+        classifiers=read_classifiers(root),
+        columns=columns,
+    )

@@ -1,0 +1,111 @@
+"""``manifest.json``: what was asked, what was planned, what was written.
+
+No timestamps or timings: the same corpus, spec and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mixtures.corpus import Corpus
+from mixtures.figures import source_shares_by_group
+from mixtures.optimiser import Confusion, Solution
+from mixtures.spec import MixSpec
+from mixtures.writer import file_sha256
+from pipeline import __version__
+
+MANIFEST_VERSION = 1
+
+
+def _classifiers(corpus: Corpus) -> dict:
+    return {
+        role: {k: entry.get(k) for k in ("model", "sha256", "version")}
+        for role, entry in sorted(corpus.classifiers.items())
+        if isinstance(entry, dict)
+    }
+
+
+def _noise_model(confusion: Confusion | None) -> dict | None:
+    """The task-type confusion matrix verify needs to recompute noise-corrected D1."""
+    if confusion is None:
+        return None
+    return {"labels": confusion.labels, "p_true_given_pred": confusion.p_true_given_pred.tolist()}
+
+
+def _tokenizer(spec: MixSpec) -> dict:
+    if spec.tokenizer is None:
+        return {"kind": "estimate", "rule": "ceil(UTF-8 bytes / 4), as prepare stores n_tokens"}
+    return {
+        "kind": "tokenizer.json",
+        "path": spec.tokenizer,
+        "sha256": file_sha256(Path(spec.tokenizer)),
+    }
+
+
+def _buckets(corpus: Corpus, solution: Solution, selected: dict) -> list[dict]:
+    b = corpus.buckets
+    rows = []
+    for i in range(len(b)):
+        key = (b.source[i], b.content_type[i], b.task_type[i])
+        rows.append(
+            {
+                "bucket": b.name(i),
+                "source": b.source[i],
+                "content_type": b.content_type[i],
+                "task_type": b.task_type[i],
+                "available_docs": int(b.docs[i]),
+                "available_tokens": int(b.tokens[i]),
+                "target_tokens": float(solution.targets[i]),
+                "selected_tokens": int(selected[key]),
+            }
+        )
+    return rows
+
+
+def planned_source_shares(solution: Solution, corpus: Corpus) -> dict:
+    b = corpus.buckets
+    targets = {
+        (b.source[i], b.content_type[i], b.task_type[i]): float(solution.targets[i])
+        for i in range(len(b))
+    }
+    return source_shares_by_group(targets)
+
+
+def build_manifest(
+    spec: MixSpec,
+    corpus: Corpus,
+    solution: Solution,
+    selected: dict,
+    achieved: dict,
+    shards: list[dict],
+    blocks: dict[str, str],
+    confusion: Confusion | None,
+) -> dict:
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "procmix": __version__,
+        "name": spec.name,
+        "seed": spec.seed,
+        "spec": spec.to_dict(),
+        "corpus": {
+            "path": str(corpus.root),
+            "xxh3_128": corpus.digest,
+            "documents": corpus.docs.num_rows,
+            "tokens": int(corpus.buckets.tokens.sum()),
+            "labels": spec.labels,
+            "null_labels_counted_as_other": corpus.null_labels,
+        },
+        "classifiers": _classifiers(corpus),
+        "noise_model": _noise_model(confusion),
+        "tokenizer": _tokenizer(spec),
+        "solution": {
+            "tau": solution.tau,
+            "planned": solution.planned,
+            "task_shares": solution.task_shares,
+            "source_shares": planned_source_shares(solution, corpus),
+            "buckets": _buckets(corpus, solution, selected),
+        },
+        "achieved": {**achieved, "source_shares_by_group": source_shares_by_group(selected)},
+        "blocks": blocks,
+        "shards": shards,
+    }

@@ -1,0 +1,258 @@
+"""``mix`` and ``sweep``: solve, select, write shards and the manifest."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mixtures import MANIFEST, SWEEP_FILE, sampler
+from mixtures.corpus import Corpus, CorpusError, load_corpus, load_tokenizer
+from mixtures.figures import block_digest, figures
+from mixtures.manifest import build_manifest
+from mixtures.optimiser import Confusion, Problem, Solution, solve
+from mixtures.spec import MixSpec, SpecError
+from mixtures.writer import WORK_DIR, OutputRows, write_shards
+from pipeline.atomic import TMP_SUFFIX, write_json
+
+SHARD_GLOB = re.compile(r"shard-\d+\.parquet(" + re.escape(TMP_SUFFIX) + ")?")
+# Bytes of text per estimated token: prepare's estimate is ceil(UTF-8 bytes / 4).
+BYTES_PER_EST_TOKEN = 4
+
+
+class MixError(ValueError):
+    """A mixture that cannot be written as asked (output folder in the way, ...)."""
+
+
+@dataclass
+class Selection:
+    copies: np.ndarray  # per corpus document
+    bucket_tokens: dict[tuple[str, str, str], float]
+
+
+def _confusion(corpus: Corpus) -> tuple[Confusion | None, list[str]]:
+    """The corpus's task-type confusion matrix (summary.json) or None, and the
+    procedural task types it does not cover."""
+    entry = corpus.classifiers.get("task_type") or {}
+    if "p_true_given_pred" not in entry:
+        return None, []
+    confusion = Confusion.from_summary(entry)
+    b = corpus.buckets
+    present = {t for t, p in zip(b.task_type, b.procedural, strict=True) if p}
+    return confusion, sorted(present - set(confusion.labels))
+
+
+def report_confusion(corpus: Corpus) -> Confusion | None:
+    """The matrix for the manifest's noise-corrected D1: only when it covers every
+    procedural task type, since the figure would otherwise leave some out."""
+    confusion, missing = _confusion(corpus)
+    return None if missing else confusion
+
+
+def confusion_for(spec: MixSpec, corpus: Corpus) -> Confusion | None:
+    """The confusion matrix when the spec asks for noise correction."""
+    if not spec.noise_correction:
+        return None
+    confusion, missing = _confusion(corpus)
+    if confusion is None:
+        raise CorpusError(
+            f"noise_correction: true needs summary.json classifiers.task_type.p_true_given_pred "
+            f"in {corpus.root}; it is absent: run prepare with tagging, or set "
+            "noise_correction: false"
+        )
+    if missing:
+        raise CorpusError(
+            f"noise_correction: procedural task types {missing} are not among the classifier's "
+            f"labels {confusion.labels} (summary.json classifiers.task_type.labels): check labels:"
+        )
+    return confusion
+
+
+def problem_for(spec: MixSpec, corpus: Corpus) -> Problem:
+    return Problem(
+        buckets=corpus.buckets,
+        tokens=spec.tokens,
+        procedural_share=spec.procedural_share,
+        diversity=spec.diversity,
+        tasks=spec.tasks,
+        max_epochs=spec.max_epochs,
+        confusion=confusion_for(spec, corpus),
+    )
+
+
+def open_corpus(spec: MixSpec) -> Corpus:
+    return load_corpus(spec.corpus, spec.labels, load_tokenizer(spec.tokenizer))
+
+
+def select(spec: MixSpec, corpus: Corpus, solution: Solution) -> Selection:
+    docs = corpus.docs
+    bucket = docs["bucket"].to_numpy()
+    tokens = docs["n_tokens"].to_numpy()
+    copies = sampler.select(
+        corpus.base_hashes,
+        docs["doc_key"],
+        bucket,
+        tokens,
+        solution.targets,
+        spec.seed,
+        spec.max_epochs,
+    )
+    per_bucket = np.bincount(bucket, weights=tokens * copies, minlength=len(corpus.buckets))
+    b = corpus.buckets
+    return Selection(
+        copies,
+        {
+            (b.source[i], b.content_type[i], b.task_type[i]): float(per_bucket[i])
+            for i in range(len(b))
+        },
+    )
+
+
+def output_rows(spec: MixSpec, corpus: Corpus, copies: np.ndarray) -> OutputRows:
+    docs = corpus.docs
+    bucket = docs["bucket"].to_numpy()
+    task = np.array(corpus.buckets.task_type, dtype=object)
+    structured = np.isin(task[bucket], list(sampler.STRUCTURED_TASKS)) if len(bucket) else bucket
+    doc, epoch = sampler.output_order(
+        corpus.base_hashes,
+        docs["doc_key"],
+        copies,
+        structured,
+        spec.seed,
+        spec.order == "structured_first",
+    )
+    row_bytes = docs["est_tokens"].to_numpy()[doc] * BYTES_PER_EST_TOKEN
+    return OutputRows(doc, epoch, sampler.shard_of(row_bytes, spec.shard_rows, spec.shard_bytes))
+
+
+def block_digests(corpus: Corpus, copies: np.ndarray) -> dict[str, str]:
+    keys = np.asarray(corpus.docs["doc_key"].to_pylist(), dtype=object)
+    procedural = corpus.buckets.procedural[corpus.docs["bucket"].to_numpy()]
+    doc, epoch = sampler.expand(copies)
+    result = {}
+    for name, mask in (("procedural", procedural[doc]), ("factual_other", ~procedural[doc])):
+        result[name] = block_digest(keys[doc[mask]].tolist(), epoch[mask])
+    return result
+
+
+def _mixture_files_only(folder: Path) -> bool:
+    """Whether ``folder`` holds only what mix or sweep write (also after a crash)."""
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            if entry.name != WORK_DIR and not _mixture_files_only(entry):
+                return False
+        elif not (entry.name in (MANIFEST, SWEEP_FILE) or SHARD_GLOB.match(entry.name)):
+            return False
+    return True
+
+
+def prepare_out(out: Path, overwrite: bool) -> None:
+    """Refuse to mix into a folder holding something else; clear an old mixture on overwrite."""
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise MixError(f"{out} is not empty: choose a new folder or pass --overwrite")
+        if not _mixture_files_only(out):
+            raise MixError(f"{out} holds files that are not a mixture: refusing to overwrite")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def write_mixture(spec: MixSpec, corpus: Corpus, solution: Solution, out: Path) -> dict:
+    """Select, write shards and ``manifest.json`` (last, atomically); return the manifest."""
+    started, cpu = time.perf_counter(), time.process_time()
+    selection = select(spec, corpus, solution)
+    rows = output_rows(spec, corpus, selection.copies)
+    shards = write_shards(corpus, rows, out)
+    confusion = report_confusion(corpus)
+    manifest = build_manifest(
+        spec,
+        corpus,
+        solution,
+        selection.bucket_tokens,
+        figures(selection.bucket_tokens, confusion),
+        shards,
+        block_digests(corpus, selection.copies),
+        confusion,
+    )
+    write_json(out / MANIFEST, manifest)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    text_mb = sum(s["text_bytes"] for s in shards) / 1e6
+    manifest["_timing"] = {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "text_mb": text_mb,
+        "mb_per_s": text_mb / seconds,
+        "mb_per_cpu_s": text_mb / cpu,
+    }
+    return manifest
+
+
+def mix(spec: MixSpec, out: str | os.PathLike, overwrite: bool = False) -> dict:
+    """Solve (failing fast when infeasible), then write the mixture into ``out``."""
+    out = Path(out)
+    corpus = open_corpus(spec)
+    solution = solve(problem_for(spec, corpus))
+    prepare_out(out, overwrite)
+    return write_mixture(spec, corpus, solution, out)
+
+
+def arm_name(level: float) -> str:
+    return f"d{level:g}".replace(".", "_")
+
+
+def sweep(
+    spec: MixSpec, levels: list[float], out: str | os.PathLike, overwrite: bool = False
+) -> dict:
+    """One mixture per D1 level; every arm is solved before any is written.
+
+    The factual/other block's targets depend only on budget, share and corpus,
+    and selection is seeded by doc_key, so every arm takes the same factual
+    documents; the sweep records and checks their digest.
+    """
+    if spec.max_epochs != 1:
+        raise SpecError(
+            f"max_epochs: a sweep repeats no document, so expected 1, found {spec.max_epochs}"
+        )
+    out = Path(out)
+    corpus = open_corpus(spec)
+    arms = [spec.with_d1(level, f"{spec.name}-{arm_name(level)}") for level in levels]
+    solutions = [solve(problem_for(arm, corpus)) for arm in arms]
+    prepare_out(out, overwrite)
+    results = []
+    for level, arm, solution in zip(levels, arms, solutions, strict=True):
+        manifest = write_mixture(arm, corpus, solution, out / arm_name(level))
+        results.append({"arm": arm_name(level), "d1_target": level, **_arm_row(manifest)})
+    digests = {r["factual_other_sha256"] for r in results}
+    if len(digests) != 1:
+        raise MixError("sweep arms took different factual/other blocks")
+    # Timings stay out of sweep.json so that reruns write identical files.
+    write_json(
+        out / SWEEP_FILE,
+        {
+            "name": spec.name,
+            "levels": levels,
+            "spec": spec.to_dict(),
+            "arms": [{k: v for k, v in r.items() if k != "mb_per_s"} for r in results],
+        },
+    )
+    return {"name": spec.name, "levels": levels, "arms": results}
+
+
+def _arm_row(manifest: dict) -> dict:
+    a = manifest["achieved"]
+    return {
+        "tokens": a["tokens"],
+        "procedural_share": a["procedural_share"],
+        "d0": a["d0"],
+        "d1": a["d1"],
+        "d2": a["d2"],
+        **({"d1_true": a["d1_true"]} if "d1_true" in a else {}),
+        "docs": sum(s["rows"] for s in manifest["shards"]),
+        "factual_other_sha256": manifest["blocks"]["factual_other"],
+        "mb_per_s": manifest["_timing"]["mb_per_s"],
+    }

@@ -1,0 +1,231 @@
+"""Mixture specs: YAML in, a validated ``MixSpec`` out, errors that say expected vs found."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ORDERS = ("shuffled", "structured_first")
+DEFAULT_LABELS = {"content_type": "content_type", "task_type": "task_type"}
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used as written; the message names the field."""
+
+
+@dataclass(frozen=True)
+class TaskBounds:
+    min: float = 0.0
+    max: float = 1.0
+
+
+@dataclass(frozen=True)
+class Diversity:
+    """Hill-number targets over task types within procedural tokens."""
+
+    d1: float | None = None
+    d0_min: float | None = None
+    d0_max: float | None = None
+    d2_min: float | None = None
+    d2_max: float | None = None
+
+
+@dataclass(frozen=True)
+class MixSpec:
+    name: str
+    corpus: str
+    tokens: int
+    procedural_share: float
+    diversity: Diversity = field(default_factory=Diversity)
+    tasks: dict[str, TaskBounds] = field(default_factory=dict)
+    max_epochs: int = 1
+    source_tolerance: float = 0.01
+    seed: int = 0
+    shard_rows: int | None = None
+    shard_bytes: int | None = 256 * 2**20
+    tokenizer: str | None = None
+    order: str = "shuffled"
+    noise_correction: bool = False
+    labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+
+    def with_d1(self, d1: float, name: str) -> MixSpec:
+        return dataclasses.replace(
+            self, name=name, diversity=dataclasses.replace(self.diversity, d1=d1)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_TOP_KEYS = {
+    "name",
+    "corpus",
+    "tokens",
+    "procedural_share",
+    "diversity",
+    "tasks",
+    "max_epochs",
+    "source_tolerance",
+    "seed",
+    "shard",
+    "tokenizer",
+    "order",
+    "noise_correction",
+    "labels",
+}
+
+
+def _fail(where: str, expected: str, found: object) -> SpecError:
+    return SpecError(f"{where}: expected {expected}, found {found!r}")
+
+
+def _number(raw: dict, key: str, where: str, lo: float, hi: float, default=None) -> float | None:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(f"{where}{key}", f"a number in [{lo}, {hi}]", value)
+    if not lo <= value <= hi:
+        raise _fail(f"{where}{key}", f"a number in [{lo}, {hi}]", value)
+    return float(value)
+
+
+def _integer(
+    raw: dict, key: str, lo: int, default: int | None = None, where: str = ""
+) -> int | None:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise _fail(f"{where}{key}", f"an integer >= {lo}", value)
+    return value
+
+
+def _mapping(raw: dict, key: str) -> dict:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise _fail(key, "a mapping", value)
+    return value
+
+
+def _unknown(raw: dict, allowed: set[str], where: str) -> None:
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise SpecError(f"{where}: unknown key(s) {extra}; expected some of {sorted(allowed)}")
+
+
+def _diversity(raw: dict) -> Diversity:
+    div = _mapping(raw, "diversity")
+    keys = {f.name for f in dataclasses.fields(Diversity)}
+    _unknown(div, keys, "diversity")
+    values = {k: _number(div, k, "diversity.", 1.0, 1e6) for k in keys}
+    result = Diversity(**values)
+    for lo, hi in (("d0_min", "d0_max"), ("d2_min", "d2_max")):
+        a, b = getattr(result, lo), getattr(result, hi)
+        if a is not None and b is not None and a > b:
+            raise SpecError(f"diversity: {lo} ({a}) is above {hi} ({b})")
+    return result
+
+
+def _tasks(raw: dict) -> dict[str, TaskBounds]:
+    tasks = {}
+    for task, bounds in sorted(_mapping(raw, "tasks").items()):
+        if not isinstance(bounds, dict):
+            raise _fail(f"tasks.{task}", "a mapping with min and/or max", bounds)
+        _unknown(bounds, {"min", "max"}, f"tasks.{task}")
+        lo = _number(bounds, "min", f"tasks.{task}.", 0.0, 1.0, 0.0)
+        hi = _number(bounds, "max", f"tasks.{task}.", 0.0, 1.0, 1.0)
+        if lo > hi:
+            raise SpecError(f"tasks.{task}: min ({lo}) is above max ({hi})")
+        tasks[str(task)] = TaskBounds(lo, hi)
+    if sum(b.min for b in tasks.values()) > 1 + 1e-12:
+        raise SpecError("tasks: the min shares add up to more than 1")
+    return tasks
+
+
+def _shard(raw: dict) -> tuple[int | None, int | None]:
+    shard = _mapping(raw, "shard")
+    if not shard:
+        return None, MixSpec.shard_bytes
+    _unknown(shard, {"rows", "bytes", "mb"}, "shard")
+    if len(shard) != 1:
+        raise _fail("shard", "exactly one of rows: N, bytes: N or mb: N", shard)
+    if "rows" in shard:
+        return _integer(shard, "rows", 1, where="shard."), None
+    if "bytes" in shard:
+        return None, _integer(shard, "bytes", 1, where="shard.")
+    mb = _number(shard, "mb", "shard.", 1e-6, 1e9)
+    return None, max(1, int(mb * 2**20))
+
+
+def _labels(raw: dict) -> dict[str, str]:
+    labels = dict(DEFAULT_LABELS)
+    given = _mapping(raw, "labels")
+    _unknown(given, set(DEFAULT_LABELS), "labels")
+    for key, column in given.items():
+        if not isinstance(column, str) or not column:
+            raise _fail(f"labels.{key}", "a column name", column)
+        labels[key] = column
+    return labels
+
+
+def _string(raw: dict, key: str, default: str | None = None) -> str | None:
+    value = raw.get(key, default)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise _fail(key, "a non-empty string", value)
+    return value
+
+
+def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
+    """Validate a spec mapping; relative ``corpus`` and ``tokenizer`` paths join ``base``."""
+    if not isinstance(raw, dict):
+        raise _fail("spec", "a YAML mapping", type(raw).__name__)
+    _unknown(raw, _TOP_KEYS, "spec")
+    for key in ("name", "corpus", "tokens", "procedural_share"):
+        if key not in raw:
+            raise SpecError(f"{key}: required, missing")
+    order = raw.get("order", "shuffled")
+    if order not in ORDERS:
+        raise _fail("order", " or ".join(ORDERS), order)
+    noise = raw.get("noise_correction", False)
+    if not isinstance(noise, bool):
+        raise _fail("noise_correction", "true or false", noise)
+    shard_rows, shard_bytes = _shard(raw)
+    tokenizer = _string(raw, "tokenizer")
+    return MixSpec(
+        name=_string(raw, "name"),
+        corpus=str(Path(base) / _string(raw, "corpus")),
+        tokens=_integer(raw, "tokens", 1),
+        procedural_share=_number(raw, "procedural_share", "", 0.0, 1.0),
+        diversity=_diversity(raw),
+        tasks=_tasks(raw),
+        max_epochs=_integer(raw, "max_epochs", 1, 1),
+        source_tolerance=_number(raw, "source_tolerance", "", 0.0, 1.0, 0.01),
+        seed=_integer(raw, "seed", 0, 0),
+        shard_rows=shard_rows,
+        shard_bytes=shard_bytes,
+        tokenizer=str(Path(base) / tokenizer) if tokenizer else None,
+        order=order,
+        noise_correction=noise,
+        labels=_labels(raw),
+    )
+
+
+def load_spec(path: str | os.PathLike, corpus: str | None = None) -> MixSpec:
+    """Read a YAML spec; ``corpus`` overrides the spec's corpus folder."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError as e:
+        raise SpecError(f"spec file not found: {path}") from e
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML: {e}") from e
+    if isinstance(raw, dict) and corpus is not None:
+        raw = {**raw, "corpus": corpus}
+    return parse_spec(raw)

@@ -1,0 +1,315 @@
+"""Recompute a mixture's figures from its shards (DuckDB over the Parquet) and
+compare them to the spec's targets, the planned solution and the manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from mixtures import MANIFEST, SWEEP_FILE
+from mixtures.corpus import load_tokenizer
+from mixtures.figures import block_digest, figures, source_shares_by_group
+from mixtures.optimiser import Confusion
+from mixtures.writer import file_sha256
+
+TOKENS_REL = 0.005
+SHARE_PP = 0.005
+D1_REL = 0.01
+TASK_REL = 0.05
+TASK_MIN_SHARE = 0.01
+# Below this many documents a group's source shares are at the mercy of rounding
+# (each bucket is off by up to half a document), so they are not checked.
+SOURCE_MIN_DOCS = 200
+
+
+@dataclass
+class Check:
+    name: str
+    found: object
+    expected: object
+    ok: bool
+
+
+def _connect(mixdir: Path) -> duckdb.DuckDBPyConnection:
+    """A connection with a ``shards`` view over the mixture's shard files."""
+    con = duckdb.connect()
+    glob = str(mixdir / "shard-*.parquet").replace("'", "''")
+    con.execute(f"CREATE VIEW shards AS SELECT * FROM read_parquet('{glob}', filename=true)")
+    return con
+
+
+def _shard_checks(mixdir: Path, manifest: dict, con: duckdb.DuckDBPyConnection) -> list[Check]:
+    checks = []
+    listed = {s["file"]: s for s in manifest["shards"]}
+    present = sorted(p.name for p in mixdir.glob("shard-*.parquet"))
+    checks.append(Check("shard files", present, sorted(listed), present == sorted(listed)))
+    counts = {
+        Path(f).name: (rows, tokens)
+        for f, rows, tokens in con.execute(
+            "SELECT filename, count(*), sum(n_tokens) FROM shards GROUP BY filename"
+        ).fetchall()
+    }
+    for name, entry in sorted(listed.items()):
+        path = mixdir / name
+        if not path.exists():
+            continue
+        sha = file_sha256(path)
+        checks.append(
+            Check(f"{name} sha256", sha[:16], entry["sha256"][:16], sha == entry["sha256"])
+        )
+        found = tuple(int(x) for x in counts.get(name, (0, 0)))
+        expected = (entry["rows"], entry["tokens"])
+        checks.append(Check(f"{name} rows, tokens", found, expected, found == expected))
+    return checks
+
+
+def _bucket_tokens(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict]:
+    """Tokens and rows per (source, content_type, task_type) in the shards."""
+    rows = con.execute(
+        "SELECT source, content_type, task_type, sum(n_tokens), count(*) FROM shards GROUP BY ALL"
+    ).fetchall()
+    return {(s, c, t): float(n) for s, c, t, n, _ in rows}, {(s, c, t): d for s, c, t, _, d in rows}
+
+
+def shard_block_digests(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Digests of the procedural and factual/other blocks, read from the shards."""
+    result = {}
+    for name, where in (("procedural", "="), ("factual_other", "<>")):
+        table = con.sql(
+            f"SELECT doc_key, epoch FROM shards WHERE content_type {where} 'procedural'"
+        ).to_arrow_table()
+        result[name] = block_digest(table["doc_key"].to_pylist(), table["epoch"].to_numpy())
+    return result
+
+
+def _rel(found: float, expected: float) -> float:
+    return abs(found - expected) / expected if expected else abs(found)
+
+
+def _target_checks(spec: dict, solution: dict, got: dict) -> list[Check]:
+    checks = [
+        Check(
+            "tokens within 0.5% of budget",
+            got["tokens"],
+            spec["tokens"],
+            _rel(got["tokens"], spec["tokens"]) <= TOKENS_REL,
+        ),
+        Check(
+            "procedural share within 0.5 pp",
+            round(got["procedural_share"], 5),
+            spec["procedural_share"],
+            abs(got["procedural_share"] - spec["procedural_share"]) <= SHARE_PP,
+        ),
+    ]
+    div = spec["diversity"]
+    if div["d1"] is not None:
+        key = "d1_true" if spec["noise_correction"] else "d1"
+        checks.append(
+            Check(
+                f"{key} within 1% of target",
+                round(got[key], 4),
+                div["d1"],
+                _rel(got[key], div["d1"]) <= D1_REL,
+            )
+        )
+    for q in ("d0", "d2"):
+        lo, hi = div[f"{q}_min"], div[f"{q}_max"]
+        if lo is not None or hi is not None:
+            ok = (lo is None or got[q] >= lo * (1 - D1_REL)) and (
+                hi is None or got[q] <= hi * (1 + D1_REL)
+            )
+            checks.append(Check(f"{q} within bounds", round(got[q], 4), [lo, hi], ok))
+    for task, planned in sorted(solution["task_shares"].items()):
+        if planned > TASK_MIN_SHARE:
+            found = got["task_shares"].get(task, 0.0)
+            checks.append(
+                Check(
+                    f"task {task} share within 5% relative",
+                    round(found, 5),
+                    round(planned, 5),
+                    _rel(found, planned) <= TASK_REL,
+                )
+            )
+    for task, bounds in sorted(spec["tasks"].items()):
+        found = got["task_shares"].get(task, 0.0)
+        ok = bounds["min"] * (1 - TASK_REL) <= found <= bounds["max"] * (1 + TASK_REL)
+        checks.append(
+            Check(
+                f"task {task} share in [min, max]",
+                round(found, 5),
+                [bounds["min"], bounds["max"]],
+                ok,
+            )
+        )
+    return checks
+
+
+def _group_rows(docs: dict, group: str) -> int:
+    procedural = group.startswith("procedural/")
+    task = group.split("/", 1)[1] if procedural else None
+    return sum(
+        n
+        for (_, content_type, task_type), n in docs.items()
+        if (content_type == "procedural") == procedural and (task is None or task_type == task)
+    )
+
+
+def _source_checks(spec: dict, solution: dict, tokens: dict, docs: dict) -> list[Check]:
+    checks = []
+    got = source_shares_by_group(tokens)
+    tol = spec["source_tolerance"]
+    for group, planned in sorted(solution["source_shares"].items()):
+        if _group_rows(docs, group) < SOURCE_MIN_DOCS:
+            continue
+        found = got.get(group, {})
+        worst = max(abs(found.get(s, 0.0) - p) for s, p in planned.items())
+        checks.append(
+            Check(
+                f"source shares in {group} within {tol:g}",
+                round(worst, 5),
+                tol,
+                worst <= tol + 1e-12,
+            )
+        )
+    return checks
+
+
+def _confusion(manifest: dict) -> Confusion | None:
+    entry = manifest.get("noise_model")
+    return Confusion.from_summary(entry) if entry else None
+
+
+def _token_checks(con: duckdb.DuckDBPyConnection, tokenizer: dict) -> list[Check]:
+    """Stored n_tokens against a recount: every row for the estimate, a sample (0.1%, at
+    least 100 rows) with a tokenizer, whose file must still match its sha256."""
+    if tokenizer["kind"] == "estimate":
+        bad = con.execute(
+            "SELECT count(*) FROM shards WHERE n_tokens <> (strlen(text) + 3) // 4"
+        ).fetchall()[0][0]
+        return [Check("n_tokens = ceil(UTF-8 bytes / 4), every row", bad, 0, bad == 0)]
+    path = Path(tokenizer["path"])
+    sha = file_sha256(path) if path.exists() else "missing"
+    checks = [
+        Check(
+            "tokenizer file sha256", sha[:16], tokenizer["sha256"][:16], sha == tokenizer["sha256"]
+        )
+    ]
+    if sha != tokenizer["sha256"]:
+        return checks
+    rows = con.execute("SELECT count(*) FROM shards").fetchall()[0][0]
+    sample = con.execute(
+        f"SELECT text, n_tokens FROM shards USING SAMPLE reservoir({max(100, rows // 1000)} ROWS) "
+        "REPEATABLE (0)"
+    ).fetchall()
+    encoded = load_tokenizer(str(path)).encode_batch(
+        [t for t, _ in sample], add_special_tokens=False
+    )
+    bad = sum(len(e.ids) != n for e, (_, n) in zip(encoded, sample, strict=True))
+    checks.append(Check(f"n_tokens recounted on {len(sample)} sampled rows", bad, 0, bad == 0))
+    return checks
+
+
+def verify_mixture(mixdir: str | os.PathLike) -> list[Check]:
+    """Every check of one mixture folder."""
+    mixdir = Path(mixdir)
+    path = mixdir / MANIFEST
+    if not path.exists():
+        return [Check("manifest.json present", False, True, False)]
+    manifest = json.loads(path.read_text())
+    spec, solution = manifest["spec"], manifest["solution"]
+    if not any(mixdir.glob("shard-*.parquet")):
+        return [Check("shard files", [], [s["file"] for s in manifest["shards"]], False)]
+    con = _connect(mixdir)
+    checks = _shard_checks(mixdir, manifest, con)
+    tokens, docs = _bucket_tokens(con)
+    got = figures(tokens, _confusion(manifest))
+    checks += _target_checks(spec, solution, got)
+    checks += _source_checks(spec, solution, tokens, docs)
+    checks += _token_checks(con, manifest["tokenizer"])
+    most = con.execute(
+        "SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM shards GROUP BY doc_key)"
+    ).fetchall()[0][0]
+    checks.append(
+        Check(
+            "copies per document <= max_epochs",
+            most,
+            spec["max_epochs"],
+            most <= spec["max_epochs"],
+        )
+    )
+    same_text = con.execute(
+        "SELECT count(*) FROM (SELECT content_hash FROM shards "
+        "GROUP BY content_hash HAVING count(DISTINCT doc_key) > 1)"
+    ).fetchall()[0][0]
+    checks.append(Check("documents with the same text", same_text, 0, same_text == 0))
+    digests = shard_block_digests(con)
+    for block, digest in digests.items():
+        expected = manifest["blocks"][block]
+        checks.append(
+            Check(f"{block} block matches manifest", digest[:16], expected[:16], digest == expected)
+        )
+    recorded = manifest["achieved"]
+    same = recorded["tokens"] == got["tokens"] and np.isclose(recorded["d1"], got["d1"], rtol=1e-9)
+    checks.append(
+        Check(
+            "manifest figures match shards",
+            [got["tokens"], round(got["d1"], 6)],
+            [recorded["tokens"], round(recorded["d1"], 6)],
+            bool(same),
+        )
+    )
+    return checks
+
+
+def verify(path: str | os.PathLike) -> dict[str, list[Check]]:
+    """Checks per mixture; a sweep folder adds a check that arms share the factual block."""
+    path = Path(path)
+    sweep_file = path / SWEEP_FILE
+    if not sweep_file.exists():
+        return {str(path): verify_mixture(path)}
+    sweep = json.loads(sweep_file.read_text())
+    results = {}
+    digests = {}
+    for arm in sweep["arms"]:
+        armdir = path / arm["arm"]
+        results[str(armdir)] = verify_mixture(armdir)
+        if any(armdir.glob("shard-*.parquet")):
+            digests[arm["arm"]] = shard_block_digests(_connect(armdir))["factual_other"]
+    distinct = sorted({d[:16] for d in digests.values()})
+    results[f"{path} (sweep)"] = [
+        Check(
+            "factual/other block identical across arms",
+            distinct,
+            f"one digest over {len(sweep['arms'])} arms",
+            len(distinct) == 1 and len(digests) == len(sweep["arms"]),
+        )
+    ]
+    return results
+
+
+def format_checks(results: dict[str, list[Check]]) -> str:
+    lines = []
+    for where, checks in results.items():
+        lines.append(where)
+        width = max((len(c.name) for c in checks), default=0)
+        for c in checks:
+            mark = "ok  " if c.ok else "FAIL"
+            lines.append(f"  {mark} {c.name:<{width}}  found {c.found}  expected {c.expected}")
+    failed = sum(not c.ok for checks in results.values() for c in checks)
+    lines.append("all checks passed" if not failed else f"{failed} check(s) failed")
+    return "\n".join(lines)
+
+
+def as_json(results: dict[str, list[Check]]) -> str:
+    return json.dumps(
+        {k: [asdict(c) for c in v] for k, v in results.items()}, indent=2, default=str
+    )
+
+
+def passed(results: dict[str, list[Check]]) -> bool:
+    return all(c.ok for checks in results.values() for c in checks)

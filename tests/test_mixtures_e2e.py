@@ -1,0 +1,304 @@
+"""End to end on prepared shared data: mix, verify, sweep, explain, CLI, determinism."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from mixtures_support import LABELS, synthetic_docs, synthetic_spec, write_corpus
+
+from mixtures.corpus import CorpusError
+from mixtures.mix import mix
+from mixtures.spec import parse_spec
+from mixtures.verify import passed, verify
+from pipeline.cli import main
+
+# Every procedural task type here has hundreds of documents, so a 1% task share
+# is tens of documents and the sampler's half-document rounding stays small.
+SUBSET = [
+    "gsm8k.jsonl.gz",
+    "tldr.jsonl.gz",
+    "thealgorithms_python.jsonl.gz",
+    "dudeney_pg16713.jsonl.gz",
+    "beeton_household.jsonl.gz",
+    "needlework_pg20776.jsonl.gz",
+    "wikipedia.jsonl.gz",
+    "shrubs_pg10852.jsonl.gz",
+    "federalist_pg1404.jsonl.gz",
+    "devil.jsonl.gz",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(data_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("mixcorpus") / "corpus"
+    assert main(["prepare", *[str(data_dir / f) for f in SUBSET], "-o", str(out)]) == 0
+    return out
+
+
+def _spec(corpus: Path, **change) -> dict:
+    raw = {
+        "name": "t",
+        "corpus": str(corpus),
+        "tokens": 2_000_000,
+        "procedural_share": 0.5,
+        "diversity": {"d1": 3.0},
+        "shard": {"rows": 5000},
+        "labels": LABELS,
+    }
+    return {**raw, **change}
+
+
+def _write(path: Path, raw: dict) -> Path:
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _read(mixdir: Path, columns: list[str]) -> pa.Table:
+    return pq.read_table(sorted(mixdir.glob("shard-*.parquet")), columns=columns)
+
+
+def _checks(mixdir: Path) -> dict[str, bool]:
+    return {c.name: c.ok for checks in verify(mixdir).values() for c in checks}
+
+
+def test_mix_meets_targets_and_is_byte_identical(corpus, tmp_path, capsys):
+    spec = _write(tmp_path / "s.yaml", _spec(corpus))
+    assert main(["mix", str(spec), "-o", str(tmp_path / "a")]) == 0
+    assert main(["verify", str(tmp_path / "a")]) == 0
+    assert "all checks passed" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    achieved = manifest["achieved"]
+    assert abs(achieved["tokens"] - 2_000_000) <= 10_000
+    assert achieved["d1"] == pytest.approx(3.0, rel=0.01)
+    assert len(manifest["shards"]) > 1
+    assert manifest["corpus"]["null_labels_counted_as_other"]["content_type"] > 0
+    table = pq.read_table(tmp_path / "a" / manifest["shards"][0]["file"])
+    assert {
+        "doc_key",
+        "id",
+        "text",
+        "source",
+        "content_type",
+        "task_type",
+        "n_tokens",
+        "bucket",
+        "license",
+    } <= set(table.column_names)
+    assert main(["mix", str(spec), "-o", str(tmp_path / "b")]) == 0
+    for name in [s["file"] for s in manifest["shards"]] + ["manifest.json"]:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_verify_catches_a_tampered_shard(corpus, tmp_path):
+    out = tmp_path / "m"
+    mix(parse_spec(_spec(corpus)), out)
+    shard = out / "shard-00000.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.slice(1), shard, compression="zstd")
+    checks = _checks(out)
+    assert not checks["shard-00000.parquet sha256"]
+    assert not checks["shard-00000.parquet rows, tokens"]
+    assert checks["n_tokens = ceil(UTF-8 bytes / 4), every row"]
+    assert main(["verify", str(out), "--json"]) == 1
+    shard = out / "shard-00001.parquet"
+    table = pq.read_table(shard)
+    tokens = pa.array([n + 1 if i == 5 else n for i, n in enumerate(table["n_tokens"].to_pylist())])
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("n_tokens"), "n_tokens", tokens), shard
+    )
+    assert not _checks(out)["n_tokens = ceil(UTF-8 bytes / 4), every row"]
+
+
+def test_sweep_arms_share_the_factual_block(corpus, tmp_path, capsys):
+    spec = _write(tmp_path / "s.yaml", _spec(corpus, diversity={}))
+    assert main(["sweep", str(spec), "--levels", "3,4,5", "-o", str(tmp_path / "sw")]) == 0
+    table = capsys.readouterr().out
+    assert "d5" in table and "factual block" in table
+    keys = {}
+    for arm in ("d3", "d4", "d5"):
+        shards = _read(tmp_path / "sw" / arm, ["doc_key", "content_type"])
+        rows = shards.to_pylist()
+        assert len({r["doc_key"] for r in rows}) == len(rows)
+        keys[arm] = sorted(r["doc_key"] for r in rows if r["content_type"] != "procedural")
+    assert keys["d3"] == keys["d4"] == keys["d5"]
+    results = verify(tmp_path / "sw")
+    assert passed(results)
+    assert any("(sweep)" in where for where in results)
+    spec = _write(tmp_path / "r.yaml", _spec(corpus, diversity={}, max_epochs=2))
+    assert main(["sweep", str(spec), "--levels", "3,4", "-o", str(tmp_path / "r")]) == 2
+    assert "a sweep repeats no document" in capsys.readouterr().err
+
+
+def test_infeasible_spec_fails_fast_with_the_explain_text(corpus, tmp_path, capsys):
+    spec = _write(tmp_path / "s.yaml", _spec(corpus, diversity={"d1": 11.0}))
+    assert main(["explain", str(spec)]) == 3
+    explained = capsys.readouterr().out
+    assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 3
+    error = capsys.readouterr().err
+    reason = next(
+        line.strip() for line in explained.splitlines() if "11 asked;" in line and "binding" in line
+    )
+    assert reason in error
+    assert not (tmp_path / "m").exists()
+
+
+def test_explain_reports_ranges(corpus, tmp_path, capsys):
+    spec = _write(tmp_path / "s.yaml", _spec(corpus, tasks={"nosuch": {"max": 0.1}}))
+    assert main(["explain", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "diversity.d1: 3 asked; D1 reachable" in out and "feasible: tau" in out
+    assert "nosuch         not a procedural task type of this corpus" in out
+
+
+def test_missing_label_columns_and_noise_model_give_clear_errors(corpus, tmp_path, capsys):
+    spec = _write(tmp_path / "s.yaml", {k: v for k, v in _spec(corpus).items() if k != "labels"})
+    assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "column 'content_type' (labels.content_type)" in err and "run prepare with tagging" in err
+    )
+    spec = _write(tmp_path / "n.yaml", _spec(corpus, noise_correction=True))
+    assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 2
+    assert "classifiers.task_type" in capsys.readouterr().err
+
+
+def test_noise_correction_with_a_confusion_matrix(corpus, tmp_path):
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus / "docs", copy / "docs")
+    summary = json.loads((corpus / "summary.json").read_text())
+    labels = ["code", "computing", "cooking", "home_diy", "math", "other", "reasoning"]
+    matrix = [[0.85 if i == j else 0.15 / 6 for j in range(7)] for i in range(7)]
+    summary["classifiers"] = {
+        "task_type": {
+            "model": "task.ftz",
+            "sha256": "ab" * 32,
+            "version": "1",
+            "labels": labels,
+            "p_true_given_pred": matrix,
+        }
+    }
+    (copy / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "m"
+    manifest = mix(parse_spec(_spec(copy, noise_correction=True, diversity={"d1": 5.0})), out)
+    assert manifest["achieved"]["d1_true"] == pytest.approx(5.0, rel=0.01)
+    assert manifest["achieved"]["d1"] < 5.0
+    assert manifest["classifiers"]["task_type"]["sha256"] == "ab" * 32
+    assert passed(verify(out))
+    # A matrix that misses a task type: an error when asked for, no corrected figure otherwise.
+    task = summary["classifiers"]["task_type"]
+    task["labels"], task["p_true_given_pred"] = labels[1:], [row[1:] for row in matrix[1:]]
+    (copy / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(CorpusError, match=r"task types \['code'\] are not among"):
+        mix(parse_spec(_spec(copy, noise_correction=True)), tmp_path / "n")
+    manifest = mix(parse_spec(_spec(copy)), tmp_path / "n")
+    assert "d1_true" not in manifest["achieved"] and manifest["noise_model"] is None
+
+
+def test_same_documents_in_any_file_layout_give_identical_shards(tmp_path):
+    docs = synthetic_docs(3000)
+    one = write_corpus(tmp_path / "one", docs, files=1)
+    three = write_corpus(tmp_path / "three", docs[::-1], files=3)
+    change = {"tokens": 300_000, "shard": {"rows": 400}, "order": "structured_first"}
+    a = mix(parse_spec(synthetic_spec(one, **change)), tmp_path / "a")
+    b = mix(parse_spec(synthetic_spec(three, **change)), tmp_path / "b")
+    assert [s["sha256"] for s in a["shards"]] == [s["sha256"] for s in b["shards"]]
+    assert passed(verify(tmp_path / "a"))
+
+
+def test_tokenizer_counts_and_repeats(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    docs = synthetic_docs(1000)
+    corpus = write_corpus(tmp_path / "c", docs)
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(
+        [d["text"] for d in docs[:50]], trainers.WordLevelTrainer(special_tokens=["[UNK]"])
+    )
+    tok.save(str(tmp_path / "tokenizer.json"))
+    raw = synthetic_spec(
+        corpus,
+        tokens=100_000,
+        procedural_share=0.6,
+        tokenizer=str(tmp_path / "tokenizer.json"),
+        max_epochs=2,
+    )
+    manifest = mix(parse_spec(raw), tmp_path / "m")
+    rows = _read(tmp_path / "m", ["text", "n_tokens", "doc_key"]).to_pylist()
+    assert all(len(tok.encode(r["text"]).ids) == r["n_tokens"] for r in rows[:50])
+    assert manifest["tokenizer"]["kind"] == "tokenizer.json"
+    assert len({r["doc_key"] for r in rows}) < len(rows)
+    assert passed(verify(tmp_path / "m"))
+
+
+def test_refuses_to_overwrite_without_flag(corpus, tmp_path, capsys):
+    spec = _write(tmp_path / "s.yaml", _spec(corpus))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "keep.txt").write_text("x")
+    assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["mix", str(spec), "-o", str(tmp_path / "m"), "--overwrite"]) == 2
+    assert (tmp_path / "m" / "keep.txt").exists()
+
+
+def test_spilling_to_disk_and_many_passes_write_the_same_shards(tmp_path, monkeypatch):
+    import mixtures.writer
+
+    corpus = write_corpus(tmp_path / "c", synthetic_docs(1500), files=3)
+    raw = synthetic_spec(corpus, shard={"rows": 60})
+    in_memory = mix(parse_spec(raw), tmp_path / "a")
+    monkeypatch.setattr(mixtures.writer, "SPILL_MEMORY", 10_000)
+    monkeypatch.setattr(mixtures.writer, "MAX_OPEN_SPILLS", 3)
+    spilled = mix(parse_spec(raw), tmp_path / "b")
+    assert len(in_memory["shards"]) > 6
+    assert [s["sha256"] for s in spilled["shards"]] == [s["sha256"] for s in in_memory["shards"]]
+    assert not (tmp_path / "b" / "_work").exists()
+
+
+def test_tagged_corpus_needs_no_label_mapping(tmp_path):
+    docs = [
+        {
+            **{k: v for k, v in d.items() if k not in LABELS.values()},
+            "content_type": d["label_procedural"],
+            "task_type": d["input_task_type"],
+        }
+        for d in synthetic_docs(1500)
+    ]
+    corpus = write_corpus(tmp_path / "c", docs)
+    raw = synthetic_spec(corpus, diversity={"d1": 4.0})
+    del raw["labels"]
+    manifest = mix(parse_spec(raw), tmp_path / "m")
+    assert manifest["corpus"]["labels"] == {
+        "content_type": "content_type",
+        "task_type": "task_type",
+    }
+    assert manifest["achieved"]["d1"] == pytest.approx(4.0, rel=0.01)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_a_mixture_of_one_block_only(tmp_path, share):
+    corpus = write_corpus(tmp_path / "c", synthetic_docs(4000))
+    manifest = mix(
+        parse_spec(synthetic_spec(corpus, tokens=300_000, procedural_share=share)), tmp_path / "m"
+    )
+    assert manifest["achieved"]["procedural_share"] == share
+    assert passed(verify(tmp_path / "m"))
+
+
+def test_overwrite_clears_what_a_crashed_mix_left(tmp_path):
+    corpus = write_corpus(tmp_path / "c", synthetic_docs(600))
+    out = tmp_path / "m"
+    (out / "_work").mkdir(parents=True)
+    (out / "_work" / "00000.arrow").write_bytes(b"partial")
+    (out / "shard-00000.parquet").write_bytes(b"left by a crash")
+    manifest = mix(parse_spec(synthetic_spec(corpus, tokens=20_000)), out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [s["file"] for s in manifest["shards"]] + ["manifest.json"]
+    )
+    assert _checks(out)["shard-00000.parquet sha256"]

@@ -28,25 +28,11 @@ from prepare_bench import machine_info
 from mixtures.corpus import BucketTable
 from mixtures.mix import mix, sweep
 from mixtures.optimiser import Problem, solve
-from mixtures.spec import Diversity, parse_spec
+from mixtures.spec import TASK_TYPES, Diversity, parse_spec
 from mixtures.verify import passed, verify
 from pipeline.atomic import write_json
 
 LABELS = {"content_type": "label_procedural", "task_type": "input_task_type"}
-TASKS = [
-    "math",
-    "code",
-    "computing",
-    "science",
-    "health",
-    "cooking",
-    "home_diy",
-    "business_law",
-    "language",
-    "reasoning",
-    "humanities",
-    "other",
-]
 TARGETS = {
     "solve_s_500_buckets": 2.0,
     "sampling_writing_mb_s_one_core": 50.0,
@@ -63,7 +49,7 @@ def solve_time(buckets: int = 500, repeats: int = 5) -> dict:
         (
             f"s{i // 12}",
             "procedural" if i % 3 else "factual",
-            TASKS[i % 12],
+            TASK_TYPES[i % len(TASK_TYPES)],
             100,
             int(rng.integers(10_000, 5_000_000)),
         )

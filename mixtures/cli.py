@@ -31,12 +31,18 @@ def _run(verb: str, action) -> int:
         return EXIT_USAGE
 
 
+def _warn(verb: str, warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"procmix {verb}: warning: {warning}", file=sys.stderr)
+
+
 def _mix(args: argparse.Namespace) -> int:
     from mixtures.mix import mix
     from mixtures.spec import load_spec
 
     def action() -> int:
         manifest = mix(load_spec(args.spec, args.corpus), args.out, args.overwrite)
+        _warn("mix", manifest["solution"]["warnings"])
         a, t = manifest["achieved"], manifest["_timing"]
         print(
             f"wrote {args.out}: {len(manifest['shards'])} shard(s), "
@@ -90,6 +96,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     def action() -> int:
         record = sweep(load_spec(args.spec, args.corpus), args.levels, args.out, args.overwrite)
+        _warn("sweep", record["warnings"])
         print(format_sweep(record))
         print(
             f"wrote {args.out}: one folder per arm and sweep.json; "
@@ -131,28 +138,33 @@ def _explain(args: argparse.Namespace) -> int:
 
 def add_verbs(verbs: argparse._SubParsersAction) -> None:
     """Add the mixture verbs to ``procmix``'s subparsers."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
     m = verbs.add_parser(
         "mix",
         help="build one mixture from a spec: solve, sample, write shards + manifest",
         description=(
             "Solve the spec's targets on its corpus, select documents with a seeded hash of "
             "their doc_key (nested, order-independent), and write OUT/shard-NNNNN.parquet "
-            "(zstd) plus OUT/manifest.json. An infeasible spec fails before writing, naming the "
-            f"binding constraint (exit {EXIT_INFEASIBLE})."
+            "(zstd) plus OUT/manifest.json. It does not run verify (`make mix` does; or run "
+            "`procmix verify OUT`). Exit codes: 0 written; "
+            f"{EXIT_USAGE} spec, corpus or output folder error (nothing written); "
+            f"{EXIT_INFEASIBLE} infeasible spec, failing before writing and naming the binding "
+            "constraint."
         ),
-        formatter_class=fmt,
     )
     sweep_parser = verbs.add_parser(
         "sweep",
         help="build one mixture per diversity level, all else held equal",
         description=(
-            "One mixture per D1 level (OUT/d2, OUT/d3, ...): same token budget and procedural "
+            "One mixture per D1 level (OUT/d2, OUT/d3, ...; a non-integer level names its "
+            "folder with _ for the point: 2.5 -> OUT/d2_5): same token budget and procedural "
             "share, the corpus's source mix within each task type, the same factual/other "
-            "documents in every arm, no document repeated. Writes OUT/sweep.json and prints "
-            "the arms' achieved figures."
+            "documents in every arm, no document repeated (the spec must keep max_epochs: 1). "
+            "Arms nest: in each bucket, a lower-target arm's documents are a prefix of a "
+            "higher-target arm's. --levels overrides the spec's diversity.d1. Every arm is "
+            "solved before any is written. Writes OUT/sweep.json and prints the arms' achieved "
+            f"figures. Exit codes as for mix ({EXIT_USAGE} spec/corpus error, "
+            f"{EXIT_INFEASIBLE} an infeasible level)."
         ),
-        formatter_class=fmt,
     )
     explain_parser = verbs.add_parser(
         "explain",
@@ -160,18 +172,24 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         description=(
             "Report what the corpus can reach for the spec: token budget, procedural share, "
             "D1 of the procedural task types, per-task shares, and, when the spec is "
-            f"infeasible, why (exit {EXIT_INFEASIBLE})."
+            f"infeasible, why (exit {EXIT_INFEASIBLE}; exit {EXIT_USAGE} for a spec or corpus "
+            "error)."
         ),
-        formatter_class=fmt,
     )
     for p in (m, sweep_parser, explain_parser):
         p.add_argument("spec", metavar="SPEC.yaml", help="mixture spec (see mixtures/examples)")
-        p.add_argument("--corpus", default=None, help="corpus folder, overriding the spec's")
+        p.add_argument(
+            "--corpus",
+            help="corpus folder (relative to the working directory), overriding the spec's",
+        )
     for p in (m, sweep_parser):
         p.add_argument("-o", "--out", required=True, help="output folder (new or empty)")
         p.add_argument("--overwrite", action="store_true", help="replace a mixture in OUT")
     sweep_parser.add_argument(
-        "--levels", type=_levels, default="2,3,4,6", help="D1 levels, comma separated"
+        "--levels",
+        type=_levels,
+        default="2,3,4,6",
+        help="distinct D1 levels >= 1, comma separated; overrides diversity.d1 (default: 2,3,4,6)",
     )
     m.set_defaults(func=_mix)
     sweep_parser.set_defaults(func=_sweep)
@@ -184,8 +202,9 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "Read the shards with DuckDB, recompute tokens, procedural share, D0/D1/D2, task and "
             "source shares, duplicates and block digests, and compare them with the spec's "
             "targets, the planned solution and manifest.json (sha256 per shard). On a sweep "
-            "folder, also check that every arm holds the same factual/other block. Exits "
-            f"{EXIT_FAILED_CHECK} when a check fails."
+            "folder, also check that every arm holds the same factual/other block. Exit codes: "
+            f"0 all checks pass; {EXIT_FAILED_CHECK} a check fails; {EXIT_USAGE} MIXDIR is "
+            "missing or not a readable mixture."
         ),
     )
     v.add_argument("mixture", metavar="MIXDIR", help="a mix or sweep output folder")

@@ -112,13 +112,17 @@ def read_classifiers(root: str | os.PathLike) -> dict:
 def _check_columns(files: list[Path], labels: dict[str, str]) -> list[str]:
     columns = pq.read_schema(files[0]).names
     for f in files:
-        names = set(pq.read_schema(f).names)
+        schema = pq.read_schema(f)
         for role, column in labels.items():
-            if column not in names:
+            if column not in schema.names:
+                strings = [
+                    x.name
+                    for x in schema
+                    if pa.types.is_string(x.type) or pa.types.is_large_string(x.type)
+                ]
                 raise CorpusError(
                     f"column {column!r} (labels.{role}) is not in {f}: run prepare with "
-                    "tagging, or map labels to columns the corpus has, e.g. "
-                    "labels: {content_type: label_procedural, task_type: input_task_type}"
+                    f"tagging, or map labels to string columns the corpus has: {strings}"
                 )
     return columns
 
@@ -185,6 +189,8 @@ def load_corpus(
             )
         )
     docs = pa.concat_tables(parts)
+    if docs.num_rows == 0:
+        raise CorpusError(f"corpus has no documents: {root}/docs/*.parquet hold 0 rows")
     null_labels = {}
     for role in ("content_type", "task_type"):
         values, null_labels[role] = _normalise(docs[role], role, labels[role])

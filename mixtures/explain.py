@@ -7,25 +7,31 @@ from __future__ import annotations
 
 from mixtures import metrics
 from mixtures.corpus import Corpus
-from mixtures.mix import open_corpus, problem_for
-from mixtures.optimiser import Infeasible, Problem, check, d1_range, solve
+from mixtures.mix import open_corpus, plan, problem_for
+from mixtures.optimiser import (
+    Infeasible,
+    Problem,
+    budget,
+    check,
+    d1_range,
+    fmt_share,
+    fmt_tokens,
+)
 from mixtures.spec import MixSpec
 
 
-def _n(x: float) -> str:
-    return f"{x:,.0f}"
-
-
 def _ranges(problem: Problem, corpus: Corpus) -> list[str]:
-    b, r, n = problem.buckets, problem.max_epochs, problem.tokens
-    proc = b.procedural
-    a_p, a_np = float(b.tokens[proc].sum()), float(b.tokens[~proc].sum())
+    held = budget(problem)
+    r, n = held.max_epochs, held.tokens
+    lo, hi = held.share_range
     lines = [
-        f"corpus {corpus.root}: {_n(corpus.docs.num_rows)} documents, {_n(a_p + a_np)} tokens, "
-        f"{len(b)} buckets; null labels counted as other: {corpus.null_labels}",
-        f"tokens: {_n(n)} asked; reachable up to {_n(r * (a_p + a_np))} (max_epochs {r})",
-        f"procedural_share: {problem.procedural_share:g} asked; reachable "
-        f"{max(0.0, 1 - r * a_np / n):.4f}–{min(1.0, r * a_p / n):.4f} at {_n(n)} tokens",
+        f"corpus {corpus.root}: {fmt_tokens(corpus.docs.num_rows)} documents, "
+        f"{fmt_tokens(held.total)} tokens, {len(problem.buckets)} buckets; "
+        f"null labels counted as other: {corpus.null_labels}",
+        f"tokens: {fmt_tokens(n)} asked; reachable up to {fmt_tokens(r * held.total)} "
+        f"(max_epochs {r})",
+        f"procedural_share: {problem.procedural_share!r} asked; reachable "
+        f"{fmt_share(lo, up=True)}–{fmt_share(hi, up=False)} at {fmt_tokens(n)} tokens",
     ]
     path, reasons = check(problem)
     if path is None or reasons:
@@ -44,10 +50,8 @@ def _ranges(problem: Problem, corpus: Corpus) -> list[str]:
         lines.append(
             f"  {task:<14} {path.lo[i]:.4f}–{min(path.hi[i], 1.0):.4f}; "
             f"corpus {path.natural[i]:.4f}"
-            f" ({_n(path.available[i])} tokens)"
+            f" ({fmt_tokens(path.available[i])} tokens)"
         )
-    for task in sorted(set(problem.tasks) - set(path.names)):
-        lines.append(f"  {task:<14} not a procedural task type of this corpus: bounds ignored")
     return lines
 
 
@@ -57,10 +61,11 @@ def explain(spec: MixSpec) -> tuple[str, bool]:
     problem = problem_for(spec, corpus)
     lines = [f"spec {spec.name!r}", *_ranges(problem, corpus)]
     try:
-        solution = solve(problem)
+        solution, _ = plan(spec, corpus)
     except Infeasible as e:
         return "\n".join([*lines, "infeasible:", *(f"  {r}" for r in e.reasons)]), False
+    lines += [f"warning: {w}" for w in solution.warnings]
     planned = ", ".join(f"{k} {v:.4f}" for k, v in solution.planned.items())
     tau = f"tau {solution.tau:.6g}; " if solution.tau is not None else ""
-    lines.append(f"feasible: {tau}planned {planned}")
+    lines.append(f"feasible: {tau}planned {planned} (D0 and D2 of the documents selected)")
     return "\n".join(lines), True

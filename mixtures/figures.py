@@ -43,13 +43,19 @@ def figures(tokens: dict[BucketKey, float], confusion: Confusion | None = None) 
     return result
 
 
-def source_shares_by_group(tokens: dict[BucketKey, float]) -> dict[str, dict[str, float]]:
-    """Source shares inside each procedural task type, and inside the factual/other block."""
+def by_group(values: dict[BucketKey, float]) -> dict[str, dict[str, float]]:
+    """Per-bucket values summed per source inside each procedural task type
+    (``procedural/<task>``) and inside the factual/other block (``factual+other``)."""
     groups: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for (source, content_type, task), n in sorted(tokens.items()):
+    for (source, content_type, task), n in sorted(values.items()):
         group = f"procedural/{task}" if content_type == PROCEDURAL else "factual+other"
         groups[group][source] += n
-    return {g: metrics.shares(dict(s)) for g, s in groups.items()}
+    return {g: dict(s) for g, s in groups.items()}
+
+
+def source_shares_by_group(tokens: dict[BucketKey, float]) -> dict[str, dict[str, float]]:
+    """Source shares inside each procedural task type, and inside the factual/other block."""
+    return {g: metrics.shares(s) for g, s in by_group(tokens).items()}
 
 
 def block_digest(keys: list[str], epochs: np.ndarray) -> str:

@@ -101,6 +101,7 @@ def build_manifest(
         "solution": {
             "tau": solution.tau,
             "planned": solution.planned,
+            "warnings": solution.warnings,
             "task_shares": solution.task_shares,
             "source_shares": planned_source_shares(solution, corpus),
             "buckets": _buckets(corpus, solution, selected),

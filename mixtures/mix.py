@@ -15,7 +15,7 @@ from mixtures import MANIFEST, SWEEP_FILE, sampler
 from mixtures.corpus import Corpus, CorpusError, load_corpus, load_tokenizer
 from mixtures.figures import block_digest, figures
 from mixtures.manifest import build_manifest
-from mixtures.optimiser import Confusion, Problem, Solution, solve
+from mixtures.optimiser import Confusion, Infeasible, Problem, Solution, bound_reasons, solve
 from mixtures.spec import MixSpec, SpecError
 from mixtures.writer import WORK_DIR, OutputRows, write_shards
 from pipeline.atomic import TMP_SUFFIX, write_json
@@ -153,6 +153,8 @@ def _mixture_files_only(folder: Path) -> bool:
 
 def prepare_out(out: Path, overwrite: bool) -> None:
     """Refuse to mix into a folder holding something else; clear an old mixture on overwrite."""
+    if out.exists() and not out.is_dir():
+        raise MixError(f"-o: expected a folder (new or empty), found a file: {out}")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise MixError(f"{out} is not empty: choose a new folder or pass --overwrite")
@@ -162,10 +164,30 @@ def prepare_out(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def write_mixture(spec: MixSpec, corpus: Corpus, solution: Solution, out: Path) -> dict:
-    """Select, write shards and ``manifest.json`` (last, atomically); return the manifest."""
-    started, cpu = time.perf_counter(), time.process_time()
+def plan(spec: MixSpec, corpus: Corpus) -> tuple[Solution, Selection]:
+    """Solve and select; raises ``Infeasible`` naming the binding constraint.
+
+    The sampler rounds each bucket to whole documents, so a task type planned
+    under half a document is not written: the planned D0 and D2 are those of
+    the selection, and the spec's D0 / D2 bounds are checked on them.
+    """
+    problem = problem_for(spec, corpus)
+    solution = solve(problem)
     selection = select(spec, corpus, solution)
+    if solution.task_shares:
+        selected = figures(selection.bucket_tokens)
+        solution.planned.update(d0=selected["d0"], d2=selected["d2"])
+        reasons = bound_reasons(problem.diversity, solution.planned)
+        if reasons:
+            raise Infeasible(reasons)
+    return solution, selection
+
+
+def write_mixture(
+    spec: MixSpec, corpus: Corpus, solution: Solution, selection: Selection, out: Path
+) -> dict:
+    """Write shards and ``manifest.json`` (last, atomically); return the manifest."""
+    started, cpu = time.perf_counter(), time.process_time()
     rows = output_rows(spec, corpus, selection.copies)
     shards = write_shards(corpus, rows, out)
     confusion = report_confusion(corpus)
@@ -196,9 +218,9 @@ def mix(spec: MixSpec, out: str | os.PathLike, overwrite: bool = False) -> dict:
     """Solve (failing fast when infeasible), then write the mixture into ``out``."""
     out = Path(out)
     corpus = open_corpus(spec)
-    solution = solve(problem_for(spec, corpus))
+    solution, selection = plan(spec, corpus)
     prepare_out(out, overwrite)
-    return write_mixture(spec, corpus, solution, out)
+    return write_mixture(spec, corpus, solution, selection, out)
 
 
 def arm_name(level: float) -> str:
@@ -221,11 +243,11 @@ def sweep(
     out = Path(out)
     corpus = open_corpus(spec)
     arms = [spec.with_d1(level, f"{spec.name}-{arm_name(level)}") for level in levels]
-    solutions = [solve(problem_for(arm, corpus)) for arm in arms]
+    plans = [plan(arm, corpus) for arm in arms]
     prepare_out(out, overwrite)
     results = []
-    for level, arm, solution in zip(levels, arms, solutions, strict=True):
-        manifest = write_mixture(arm, corpus, solution, out / arm_name(level))
+    for level, arm, (solution, selection) in zip(levels, arms, plans, strict=True):
+        manifest = write_mixture(arm, corpus, solution, selection, out / arm_name(level))
         results.append({"arm": arm_name(level), "d1_target": level, **_arm_row(manifest)})
     digests = {r["factual_other_sha256"] for r in results}
     if len(digests) != 1:
@@ -240,7 +262,8 @@ def sweep(
             "arms": [{k: v for k, v in r.items() if k != "mb_per_s"} for r in results],
         },
     )
-    return {"name": spec.name, "levels": levels, "arms": results}
+    # Every arm has the same tasks and corpus, so the same warnings.
+    return {"name": spec.name, "levels": levels, "arms": results, "warnings": plans[0][0].warnings}
 
 
 def _arm_row(manifest: dict) -> dict:

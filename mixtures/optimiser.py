@@ -17,6 +17,7 @@ pins it across a sweep.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -79,6 +80,7 @@ class Solution:
     task_shares: dict[str, float]  # planned y over procedural task types
     tau: float | None
     planned: dict[str, float]  # d0, d1, d2 of the planned task shares (and d1_true)
+    warnings: list[str] = field(default_factory=list)  # spec entries the corpus makes moot
 
 
 @dataclass
@@ -145,33 +147,71 @@ def task_path(problem: Problem) -> TaskPath:
     )
 
 
-def _fmt(n: float) -> str:
+def fmt_tokens(n: float) -> str:
     return f"{n:,.0f}"
 
 
-def _budget_reasons(problem: Problem) -> list[str]:
-    b, r, n = problem.buckets, problem.max_epochs, problem.tokens
+def fmt_share(x: float, up: bool) -> str:
+    """A share bound to 6 decimals, rounded inward (``up`` for a lower bound), so a
+    printed range never claims a share that is not reachable."""
+    scaled = x * 1e6
+    return f"{(math.ceil(scaled - 1e-6) if up else math.floor(scaled + 1e-6)) / 1e6:.6f}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Procedural and factual/other tokens the corpus holds, and the shares they allow."""
+
+    procedural: float
+    rest: float
+    max_epochs: int
+    tokens: int
+
+    @property
+    def total(self) -> float:
+        return self.procedural + self.rest
+
+    @property
+    def share_range(self) -> tuple[float, float]:
+        r, n = self.max_epochs, self.tokens
+        return max(0.0, 1 - r * self.rest / n), min(1.0, r * self.procedural / n)
+
+
+def budget(problem: Problem) -> Budget:
+    b = problem.buckets
     proc = b.procedural
-    a_p, a_np = float(b.tokens[proc].sum()), float(b.tokens[~proc].sum())
+    return Budget(
+        float(b.tokens[proc].sum()),
+        float(b.tokens[~proc].sum()),
+        problem.max_epochs,
+        problem.tokens,
+    )
+
+
+def _budget_reasons(problem: Problem) -> list[str]:
+    held = budget(problem)
+    r, n, a_p, a_np = held.max_epochs, held.tokens, held.procedural, held.rest
     p = problem.procedural_tokens
+    lo, hi = held.share_range
+    asked = f"{problem.procedural_share!r} of {fmt_tokens(n)}"
     reasons = []
-    if n > r * (a_p + a_np):
+    if n > r * held.total:
         reasons.append(
-            f"tokens: {_fmt(n)} asked; the corpus holds {_fmt(a_p + a_np)} tokens "
+            f"tokens: {fmt_tokens(n)} asked; the corpus holds {fmt_tokens(held.total)} tokens "
             f"(x max_epochs {r}): lower tokens or raise max_epochs"
         )
     if p > r * a_p * (1 + SHARE_TOL):
         reasons.append(
-            f"procedural_share: {problem.procedural_share:g} of {_fmt(n)} needs {_fmt(p)} "
-            f"procedural tokens; the corpus holds {_fmt(a_p)} (x max_epochs {r}): "
-            f"reachable share at this budget is at most {min(1.0, r * a_p / n):.4f}"
+            f"procedural_share: {asked} needs {fmt_tokens(p)} "
+            f"procedural tokens; the corpus holds {fmt_tokens(a_p)} (x max_epochs {r}): "
+            f"reachable share at this budget is at most {fmt_share(hi, up=False)}"
         )
     if n - p > r * a_np * (1 + SHARE_TOL):
         reasons.append(
-            f"procedural_share: {problem.procedural_share:g} of {_fmt(n)} leaves {_fmt(n - p)} "
-            f"tokens for the factual/other block; the corpus holds {_fmt(a_np)} "
+            f"procedural_share: {asked} leaves {fmt_tokens(n - p)} "
+            f"tokens for the factual/other block; the corpus holds {fmt_tokens(a_np)} "
             f"(x max_epochs {r}): reachable share at this budget is at least "
-            f"{max(0.0, 1 - r * a_np / n):.4f}"
+            f"{fmt_share(lo, up=True)}"
         )
     return reasons
 
@@ -188,8 +228,8 @@ def _task_reasons(problem: Problem, path: TaskPath) -> list[str]:
         if path.lo[i] > path.hi[i] + SHARE_TOL:
             reasons.append(
                 f"tasks.{task}.min {path.lo[i]:g} needs "
-                f"{_fmt(path.lo[i] * problem.procedural_tokens)} tokens; the corpus holds "
-                f"{_fmt(path.available[i])} procedural {task} tokens "
+                f"{fmt_tokens(path.lo[i] * problem.procedural_tokens)} tokens; the corpus holds "
+                f"{fmt_tokens(path.available[i])} procedural {task} tokens "
                 f"(x max_epochs {problem.max_epochs})"
             )
     if path.names and path.hi.sum() < 1 - 1e-9 and problem.tasks:
@@ -228,7 +268,7 @@ def _diversity_reason(problem: Problem, path: TaskPath, target: float) -> str:
         )
     return (
         f"diversity.d1: {target:g} asked; {kind} reachable {lo:.3f}–{hi:.3f} with this corpus at "
-        f"procedural share {problem.procedural_share:g} of {_fmt(problem.tokens)} tokens "
+        f"procedural share {problem.procedural_share:g} of {fmt_tokens(problem.tokens)} tokens "
         f"(binding: {binding})"
     )
 
@@ -253,15 +293,19 @@ def _solve_tau(path: TaskPath, target: float) -> float:
     raise AssertionError("target inside the reachable range but not bracketed")
 
 
-def _bound_reasons(problem: Problem, planned: dict[str, float]) -> list[str]:
-    div, reasons = problem.diversity, []
+def bound_reasons(div: Diversity, planned: dict[str, float]) -> list[str]:
+    """The D0 / D2 bounds that ``planned`` misses, with what to change."""
+    reasons = []
     for q in ("d0", "d2"):
         lo, hi = getattr(div, f"{q}_min"), getattr(div, f"{q}_max")
         value = planned[q]
         if (lo is not None and value < lo - 1e-9) or (hi is not None and value > hi + 1e-9):
             reasons.append(
-                f"diversity.{q}: {value:.3f} at the shares that give the D1 target; "
-                f"asked [{lo if lo is not None else '-'}, {hi if hi is not None else '-'}]"
+                f"diversity.{q}: {value:.3f} where the tempered path meets the D1 target; asked "
+                f"[{lo if lo is not None else '-'}, {hi if hi is not None else '-'}]: not met on "
+                "the tempered path; hold task types out with `max: 0` (tasks: {x: {max: 0}}) "
+                "to lower it, give small task types a `min` share or raise d1 to raise it, "
+                "or relax the bound"
             )
     return reasons
 
@@ -319,16 +363,22 @@ def solve(problem: Problem) -> Solution:
     path, reasons = check(problem)
     if reasons:
         raise Infeasible(reasons)
+    names = path.names if path else []
+    warnings = [
+        f"tasks.{task}: not a procedural task type of this corpus (it has "
+        f"{', '.join(names) or 'none'}): its bounds are ignored"
+        for task in sorted(set(problem.tasks) - set(names))
+    ]
     if path is None:
-        return Solution(_targets(problem, None, np.zeros(0)), {}, None, {})
+        return Solution(_targets(problem, None, np.zeros(0)), {}, None, {}, warnings)
     y, tau = _plan(problem, path)
     # A share worth less than a token selects nothing, so it does not count as present.
     d0 = float(np.count_nonzero(y * problem.procedural_tokens >= 1.0))
     planned = {"d0": d0, "d1": metrics.hill(y, 1), "d2": metrics.hill(y, 2)}
     if path.confusion is not None:
         planned["d1_true"] = path.d1(y)
-    reasons = _bound_reasons(problem, planned)
+    reasons = bound_reasons(problem.diversity, planned)
     if reasons:
         raise Infeasible(reasons)
     shares = {t: float(v) for t, v in zip(path.names, y, strict=True)}
-    return Solution(_targets(problem, path, y), shares, tau, planned)
+    return Solution(_targets(problem, path, y), shares, tau, planned, warnings)

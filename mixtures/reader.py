@@ -132,11 +132,12 @@ class MixtureReader:
 
 
 def _tokenizer(tokenizer: Any) -> Any:
-    if tokenizer is None or hasattr(tokenizer, "encode"):
-        return tokenizer
-    from tokenizers import Tokenizer
+    """None, a tokenizer object (with ``encode``), or a ``tokenizer.json`` path loaded here."""
+    if isinstance(tokenizer, str | os.PathLike):
+        from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(str(tokenizer))
+        return Tokenizer.from_file(os.fspath(tokenizer))
+    return tokenizer
 
 
 def worker_slot(worker_info: Any) -> tuple[int, int]:
@@ -151,6 +152,11 @@ def torch_dataset(
 
     Rank and world size default to ``torch.distributed``'s when it is initialised;
     each DataLoader worker reads its own slot. Call ``set_epoch`` before each epoch.
+    ``state_dict`` / ``load_state_dict`` pass through to the slot's ``MixtureReader``:
+    a loaded state resumes the next ``__iter__`` mid-epoch. They are called where the
+    slot's reader runs, as torchdata's ``StatefulDataLoader`` does in each worker; a
+    plain ``DataLoader`` with workers iterates copies of the dataset, whose state the
+    main process does not see.
     """
     try:
         import torch.distributed as dist
@@ -164,14 +170,32 @@ def torch_dataset(
     class MixtureDataset(IterableDataset):
         def __init__(self) -> None:
             self.epoch = kwargs.pop("epoch", 0)
+            self.reader: MixtureReader | None = None
+            self.resume: dict | None = None
 
         def set_epoch(self, epoch: int) -> None:
-            self.epoch = epoch
+            self.epoch, self.resume = epoch, None
 
-        def __iter__(self) -> Iterator[Any]:
+        def _reader(self) -> MixtureReader:
             worker, num_workers = worker_slot(get_worker_info())
-            yield from MixtureReader(
+            return MixtureReader(
                 mixdir, rank, world_size, worker, num_workers, epoch=self.epoch, **kwargs
             )
+
+        def __iter__(self) -> Iterator[Any]:
+            self.reader = self._reader()
+            if self.resume is not None:
+                self.reader.load_state_dict(self.resume)
+                self.resume = None
+            yield from self.reader
+
+        def state_dict(self) -> dict:
+            if self.resume is not None:
+                return dict(self.resume)
+            return (self.reader or self._reader()).state_dict()
+
+        def load_state_dict(self, state: dict) -> None:
+            self._reader().load_state_dict(state)  # fails now if the state is another slot's
+            self.resume, self.epoch = dict(state), int(state["epoch"])
 
     return MixtureDataset()

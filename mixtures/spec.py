@@ -11,6 +11,21 @@ from typing import Any
 import yaml
 
 ORDERS = ("shuffled", "structured_first")
+# DESIGN.md's task types: the only names ``tasks:`` accepts (until classifiers/taxonomy.py lands).
+TASK_TYPES = (
+    "math",
+    "code",
+    "computing",
+    "science",
+    "health",
+    "cooking",
+    "home_diy",
+    "business_law",
+    "language",
+    "reasoning",
+    "humanities",
+    "other",
+)
 DEFAULT_LABELS = {"content_type": "content_type", "task_type": "task_type"}
 
 
@@ -84,10 +99,22 @@ def _fail(where: str, expected: str, found: object) -> SpecError:
     return SpecError(f"{where}: expected {expected}, found {found!r}")
 
 
-def _number(raw: dict, key: str, where: str, lo: float, hi: float, default=None) -> float | None:
-    value = raw.get(key, default)
+def _number(
+    raw: dict,
+    key: str,
+    where: str,
+    lo: float,
+    hi: float,
+    default: float | None = None,
+    required: bool = False,
+) -> float | None:
+    """``raw[key]`` checked to lie in [lo, hi]; null or absent gives ``default``
+    (an error when ``required``)."""
+    value = raw.get(key)
     if value is None:
-        return None
+        if required:
+            raise _fail(f"{where}{key}", f"a number in [{lo}, {hi}]", value)
+        return default
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(f"{where}{key}", f"a number in [{lo}, {hi}]", value)
     if not lo <= value <= hi:
@@ -96,11 +123,20 @@ def _number(raw: dict, key: str, where: str, lo: float, hi: float, default=None)
 
 
 def _integer(
-    raw: dict, key: str, lo: int, default: int | None = None, where: str = ""
+    raw: dict,
+    key: str,
+    lo: int,
+    default: int | None = None,
+    where: str = "",
+    required: bool = False,
 ) -> int | None:
-    value = raw.get(key, default)
+    """``raw[key]`` as an integer >= lo; null or absent gives ``default``
+    (an error when ``required``)."""
+    value = raw.get(key)
     if value is None:
-        return None
+        if required:
+            raise _fail(f"{where}{key}", f"an integer >= {lo}", value)
+        return default
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
@@ -136,7 +172,9 @@ def _diversity(raw: dict) -> Diversity:
 
 def _tasks(raw: dict) -> dict[str, TaskBounds]:
     tasks = {}
-    for task, bounds in sorted(_mapping(raw, "tasks").items()):
+    for task, bounds in sorted(_mapping(raw, "tasks").items(), key=lambda kv: str(kv[0])):
+        if task not in TASK_TYPES:
+            raise _fail("tasks", f"task types among {list(TASK_TYPES)}", task)
         if not isinstance(bounds, dict):
             raise _fail(f"tasks.{task}", "a mapping with min and/or max", bounds)
         _unknown(bounds, {"min", "max"}, f"tasks.{task}")
@@ -158,10 +196,10 @@ def _shard(raw: dict) -> tuple[int | None, int | None]:
     if len(shard) != 1:
         raise _fail("shard", "exactly one of rows: N, bytes: N or mb: N", shard)
     if "rows" in shard:
-        return _integer(shard, "rows", 1, where="shard."), None
+        return _integer(shard, "rows", 1, where="shard.", required=True), None
     if "bytes" in shard:
-        return None, _integer(shard, "bytes", 1, where="shard.")
-    mb = _number(shard, "mb", "shard.", 1e-6, 1e9)
+        return None, _integer(shard, "bytes", 1, where="shard.", required=True)
+    mb = _number(shard, "mb", "shard.", 1e-6, 1e9, required=True)
     return None, max(1, int(mb * 2**20))
 
 
@@ -176,15 +214,24 @@ def _labels(raw: dict) -> dict[str, str]:
     return labels
 
 
-def _string(raw: dict, key: str, default: str | None = None) -> str | None:
-    value = raw.get(key, default)
-    if value is not None and (not isinstance(value, str) or not value):
+def _string(raw: dict, key: str, required: bool = False) -> str | None:
+    value = raw.get(key)
+    if (value is None and required) or (
+        value is not None and (not isinstance(value, str) or not value)
+    ):
         raise _fail(key, "a non-empty string", value)
     return value
 
 
+def _path(raw: dict, key: str, base: str | os.PathLike, required: bool = False) -> str | None:
+    """An absolute, normalised path: relative ones are taken from ``base``."""
+    value = _string(raw, key, required)
+    return os.path.abspath(Path(base) / value) if value is not None else None
+
+
 def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
-    """Validate a spec mapping; relative ``corpus`` and ``tokenizer`` paths join ``base``."""
+    """Validate a spec mapping; relative ``corpus`` and ``tokenizer`` paths are taken
+    from ``base`` and stored absolute, so the spec means the same from any folder."""
     if not isinstance(raw, dict):
         raise _fail("spec", "a YAML mapping", type(raw).__name__)
     _unknown(raw, _TOP_KEYS, "spec")
@@ -198,12 +245,11 @@ def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
     if not isinstance(noise, bool):
         raise _fail("noise_correction", "true or false", noise)
     shard_rows, shard_bytes = _shard(raw)
-    tokenizer = _string(raw, "tokenizer")
     return MixSpec(
-        name=_string(raw, "name"),
-        corpus=str(Path(base) / _string(raw, "corpus")),
-        tokens=_integer(raw, "tokens", 1),
-        procedural_share=_number(raw, "procedural_share", "", 0.0, 1.0),
+        name=_string(raw, "name", required=True),
+        corpus=_path(raw, "corpus", base, required=True),
+        tokens=_integer(raw, "tokens", 1, required=True),
+        procedural_share=_number(raw, "procedural_share", "", 0.0, 1.0, required=True),
         diversity=_diversity(raw),
         tasks=_tasks(raw),
         max_epochs=_integer(raw, "max_epochs", 1, 1),
@@ -211,7 +257,7 @@ def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
         seed=_integer(raw, "seed", 0, 0),
         shard_rows=shard_rows,
         shard_bytes=shard_bytes,
-        tokenizer=str(Path(base) / tokenizer) if tokenizer else None,
+        tokenizer=_path(raw, "tokenizer", base),
         order=order,
         noise_correction=noise,
         labels=_labels(raw),
@@ -219,7 +265,8 @@ def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
 
 
 def load_spec(path: str | os.PathLike, corpus: str | None = None) -> MixSpec:
-    """Read a YAML spec; ``corpus`` overrides the spec's corpus folder."""
+    """Read a YAML spec; its relative paths are taken from the spec file's folder.
+    ``corpus`` (relative to the working directory) overrides the spec's corpus folder."""
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError as e:
@@ -227,5 +274,5 @@ def load_spec(path: str | os.PathLike, corpus: str | None = None) -> MixSpec:
     except yaml.YAMLError as e:
         raise SpecError(f"{path}: not valid YAML: {e}") from e
     if isinstance(raw, dict) and corpus is not None:
-        raw = {**raw, "corpus": corpus}
-    return parse_spec(raw)
+        raw = {**raw, "corpus": os.path.abspath(corpus)}
+    return parse_spec(raw, Path(path).parent)

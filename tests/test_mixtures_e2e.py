@@ -13,7 +13,8 @@ import yaml
 from mixtures_support import LABELS, synthetic_docs, synthetic_spec, write_corpus
 
 from mixtures.corpus import CorpusError
-from mixtures.mix import mix
+from mixtures.mix import mix, open_corpus, problem_for
+from mixtures.optimiser import solve
 from mixtures.spec import parse_spec
 from mixtures.verify import passed, verify
 from pipeline.cli import main
@@ -149,11 +150,53 @@ def test_infeasible_spec_fails_fast_with_the_explain_text(corpus, tmp_path, caps
 
 
 def test_explain_reports_ranges(corpus, tmp_path, capsys):
-    spec = _write(tmp_path / "s.yaml", _spec(corpus, tasks={"nosuch": {"max": 0.1}}))
+    spec = _write(tmp_path / "s.yaml", _spec(corpus, tasks={"health": {"max": 0.1}}))
     assert main(["explain", str(spec)]) == 0
     out = capsys.readouterr().out
     assert "diversity.d1: 3 asked; D1 reachable" in out and "feasible: tau" in out
-    assert "nosuch         not a procedural task type of this corpus" in out
+    warning = "tasks.health: not a procedural task type of this corpus"
+    assert f"warning: {warning}" in out
+    assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 0
+    assert f"procmix mix: warning: {warning}" in capsys.readouterr().err
+    names = [c.name for checks in verify(tmp_path / "m").values() for c in checks]
+    assert not [n for n in names if "health" in n]
+    spec = _write(tmp_path / "t.yaml", _spec(corpus, tasks={"maths": {"max": 0.0}}))
+    assert main(["explain", str(spec)]) == 2
+    assert "tasks: expected task types among" in capsys.readouterr().err
+
+
+def test_d0_bound_is_checked_on_the_documents_selected(corpus, tmp_path, capsys):
+    # At D1 2 the tempered path gives one task type a few tokens, under half a
+    # document: the shares count four task types, the selection writes three.
+    raw = _spec(corpus, diversity={"d1": 2.0, "d0_min": 4})
+    spec = parse_spec(raw)
+    assert solve(problem_for(spec, open_corpus(spec))).planned["d0"] == 4
+    assert main(["explain", str(_write(tmp_path / "s.yaml", raw))]) == 3
+    out = capsys.readouterr().out
+    assert "diversity.d0: 3.000" in out and "not met on the tempered path" in out
+    assert main(["mix", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "m")]) == 3
+    assert not (tmp_path / "m").exists()
+    manifest = mix(parse_spec(_spec(corpus, diversity={"d1": 2.0, "d0_min": 3})), tmp_path / "m")
+    planned, achieved = manifest["solution"]["planned"], manifest["achieved"]
+    assert planned["d0"] == achieved["d0"] == 3
+    assert planned["d2"] == pytest.approx(achieved["d2"])
+    assert passed(verify(tmp_path / "m"))
+
+
+def test_bad_specs_corpora_and_outputs_are_clear_errors(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "c", synthetic_docs(300))
+    raw, out = synthetic_spec(corpus, tokens=20_000), tmp_path / "m"
+    for change in ({"procedural_share": None}, {"shard": {"rows": None}}, {"corpus": None}):
+        spec = _write(tmp_path / "s.yaml", {**raw, **change})
+        assert main(["mix", str(spec), "-o", str(out)]) == 2
+        assert "expected" in capsys.readouterr().err and not out.exists()
+    out.write_text("a file")
+    assert main(["mix", str(_write(tmp_path / "s.yaml", raw)), "-o", str(out)]) == 2
+    assert "-o: expected a folder (new or empty), found a file" in capsys.readouterr().err
+    for path in (corpus / "docs").glob("*.parquet"):
+        pq.write_table(pq.read_table(path).slice(0, 0), path)
+    assert main(["explain", str(tmp_path / "s.yaml")]) == 2
+    assert "corpus has no documents" in capsys.readouterr().err
 
 
 def test_missing_label_columns_and_noise_model_give_clear_errors(corpus, tmp_path, capsys):
@@ -163,6 +206,8 @@ def test_missing_label_columns_and_noise_model_give_clear_errors(corpus, tmp_pat
     assert (
         "column 'content_type' (labels.content_type)" in err and "run prepare with tagging" in err
     )
+    assert "'label_procedural'" in err and "'input_task_type'" in err  # the corpus's columns
+    assert "'n_tokens'" not in err  # not a string column
     spec = _write(tmp_path / "n.yaml", _spec(corpus, noise_correction=True))
     assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 2
     assert "classifiers.task_type" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -104,6 +106,13 @@ MINIMAL = {"name": "m", "corpus": "out/c", "tokens": 1000, "procedural_share": 0
         ({"shard": {"bytes": 0}}, "shard.bytes: expected an integer >= 1, found 0"),
         ({"labels": {"task": "x"}}, "labels: unknown key(s) ['task']"),
         ({"extra": 1}, "spec: unknown key(s) ['extra']"),
+        ({"tasks": {"maths": {"max": 0.0}}}, "tasks: expected task types among ['math', 'code'"),
+        ({"procedural_share": None}, "procedural_share: expected a number in [0.0, 1.0], found N"),
+        ({"tokens": None}, "tokens: expected an integer >= 1, found None"),
+        ({"corpus": None}, "corpus: expected a non-empty string, found None"),
+        ({"name": None}, "name: expected a non-empty string, found None"),
+        ({"shard": {"rows": None}}, "shard.rows: expected an integer >= 1, found None"),
+        ({"shard": {"mb": None}}, "shard.mb: expected a number in [1e-06, 1000000000.0], found N"),
     ],
 )
 def test_spec_errors_say_expected_and_found(change, message):
@@ -118,8 +127,12 @@ def test_spec_defaults_and_yaml(tmp_path):
     with pytest.raises(SpecError, match="tokens: expected an integer"):
         load_spec(path)
     path.write_text("name: m\ncorpus: out/c\ntokens: 1000\nprocedural_share: 0.3\n")
-    spec = load_spec(path, corpus="elsewhere")
-    assert spec.corpus == "elsewhere" and spec.max_epochs == 1 and spec.order == "shuffled"
+    spec = load_spec(path)
+    assert spec.corpus == str(tmp_path / "out" / "c")  # relative to the spec file's folder
+    spec = load_spec(path, corpus="elsewhere")  # relative to the working directory
+    assert spec.corpus == str(Path.cwd() / "elsewhere")
+    assert spec.max_epochs == 1 and spec.order == "shuffled" and spec.seed == 0
     assert spec.labels == {"content_type": "content_type", "task_type": "task_type"}
     with pytest.raises(SpecError, match="required, missing"):
         parse_spec({"name": "m"})
+    assert parse_spec({**MINIMAL, "seed": None, "tasks": {"math": {"max": None}}}).seed == 0

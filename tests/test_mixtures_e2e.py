@@ -17,6 +17,7 @@ from mixtures.mix import mix, open_corpus, problem_for
 from mixtures.optimiser import solve
 from mixtures.spec import parse_spec
 from mixtures.verify import passed, verify
+from mixtures.writer import file_sha256
 from pipeline.cli import main
 
 # Every procedural task type here has hundreds of documents, so a 1% task share
@@ -62,6 +63,13 @@ def _write(path: Path, raw: dict) -> Path:
 
 def _read(mixdir: Path, columns: list[str]) -> pa.Table:
     return pq.read_table(sorted(mixdir.glob("shard-*.parquet")), columns=columns)
+
+
+def _by_bucket(mixdir: Path) -> dict[str, set[str]]:
+    groups: dict[str, set[str]] = {}
+    for row in _read(mixdir, ["bucket", "doc_key"]).to_pylist():
+        groups.setdefault(row["bucket"], set()).add(row["doc_key"])
+    return groups
 
 
 def _checks(mixdir: Path) -> dict[str, bool]:
@@ -116,6 +124,49 @@ def test_verify_catches_a_tampered_shard(corpus, tmp_path):
     assert not _checks(out)["n_tokens = ceil(UTF-8 bytes / 4), every row"]
 
 
+def _rewrite(mixdir: Path, name: str, table: pa.Table) -> None:
+    """Replace a shard and record its new sha256, as a careful tamperer would."""
+    pq.write_table(table, mixdir / name, compression="zstd")
+    manifest = json.loads((mixdir / "manifest.json").read_text())
+    entry = next(s for s in manifest["shards"] if s["file"] == name)
+    entry["sha256"] = file_sha256(mixdir / name)
+    (mixdir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_verify_recomputes_what_a_consistent_tamper_changes(tmp_path):
+    corpus = write_corpus(tmp_path / "c", synthetic_docs(600))
+    out = tmp_path / "m"
+    mix(parse_spec(synthetic_spec(corpus, tokens=40_000, shard={"rows": 10_000})), out)
+    name = "shard-00000.parquet"
+    table = pq.read_table(out / name)
+    rows = table.to_pylist()
+    # Two documents of equal length: copying one's text over the other's keeps
+    # n_tokens and the stored content_hash right, so only md5(text) sees it.
+    first = {}
+    i, j = next(
+        (first[r["n_tokens"]], k)
+        for k, r in enumerate(rows)
+        if first.setdefault(r["n_tokens"], k) != k
+    )
+    texts = table["text"].to_pylist()
+    texts[j] = texts[i]
+    _rewrite(out, name, table.set_column(table.schema.get_field_index("text"), "text", [texts]))
+    checks = _checks(out)
+    assert checks[f"{name} sha256"] and checks["n_tokens = ceil(UTF-8 bytes / 4), every row"]
+    assert not checks["documents with the same text"]
+    # Relabel a procedural row as factual: tokens and D1 may hold, the shares do not.
+    _rewrite(out, name, table)
+    k = table["content_type"].to_pylist().index("procedural")
+    kinds = table["content_type"].to_pylist()
+    kinds[k] = "factual"
+    column = table.schema.get_field_index("content_type")
+    _rewrite(out, name, table.set_column(column, "content_type", [kinds]))
+    checks = _checks(out)
+    assert checks[f"{name} sha256"] and checks["documents with the same text"]
+    assert not checks["manifest figures match shards (tokens, procedural_share, d0, d1, d2)"]
+    assert not checks["manifest task shares match shards (largest difference)"]
+
+
 def test_sweep_arms_share_the_factual_block(corpus, tmp_path, capsys):
     spec = _write(tmp_path / "s.yaml", _spec(corpus, diversity={}))
     assert main(["sweep", str(spec), "--levels", "3,4,5", "-o", str(tmp_path / "sw")]) == 0
@@ -128,6 +179,15 @@ def test_sweep_arms_share_the_factual_block(corpus, tmp_path, capsys):
         assert len({r["doc_key"] for r in rows}) == len(rows)
         keys[arm] = sorted(r["doc_key"] for r in rows if r["content_type"] != "procedural")
     assert keys["d3"] == keys["d4"] == keys["d5"]
+    # Nested: in every bucket, an arm that takes fewer documents takes a subset.
+    buckets: dict[str, list[set[str]]] = {}
+    for arm in ("d3", "d4", "d5"):
+        for bucket, group in _by_bucket(tmp_path / "sw" / arm).items():
+            buckets.setdefault(bucket, []).append(group)
+    for bucket, groups in buckets.items():
+        groups.sort(key=len)
+        assert all(a <= b for a, b in zip(groups, groups[1:], strict=False)), bucket
+    assert any(len(g[0]) < len(g[-1]) for g in buckets.values())
     results = verify(tmp_path / "sw")
     assert passed(results)
     assert any("(sweep)" in where for where in results)
@@ -256,7 +316,7 @@ def test_same_documents_in_any_file_layout_give_identical_shards(tmp_path):
     assert passed(verify(tmp_path / "a"))
 
 
-def test_tokenizer_counts_and_repeats(tmp_path):
+def test_tokenizer_counts_and_repeats(tmp_path, monkeypatch):
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     docs = synthetic_docs(1000)
@@ -267,14 +327,16 @@ def test_tokenizer_counts_and_repeats(tmp_path):
         [d["text"] for d in docs[:50]], trainers.WordLevelTrainer(special_tokens=["[UNK]"])
     )
     tok.save(str(tmp_path / "tokenizer.json"))
+    # Relative paths are the spec file's: mix from one folder, verify from another.
     raw = synthetic_spec(
-        corpus,
-        tokens=100_000,
-        procedural_share=0.6,
-        tokenizer=str(tmp_path / "tokenizer.json"),
-        max_epochs=2,
+        "c", tokens=100_000, procedural_share=0.6, tokenizer="tokenizer.json", max_epochs=2
     )
-    manifest = mix(parse_spec(raw), tmp_path / "m")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["mix", str(_write(tmp_path / "s.yaml", raw)), "-o", "../m"]) == 0
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["spec"]["corpus"] == manifest["corpus"]["path"] == str(corpus)
+    monkeypatch.chdir(tmp_path / "c")
     rows = _read(tmp_path / "m", ["text", "n_tokens", "doc_key"]).to_pylist()
     assert all(len(tok.encode(r["text"]).ids) == r["n_tokens"] for r in rows[:50])
     assert manifest["tokenizer"]["kind"] == "tokenizer.json"

@@ -88,6 +88,7 @@ def test_token_ids_and_worker_slot(mixture, tmp_path):
     tok.save(str(tmp_path / "tok.json"))
     first = next(iter(MixtureReader(mixture, tokenizer=tmp_path / "tok.json")))
     assert isinstance(first, list) and set(first) <= {0, 1}
+    assert next(iter(MixtureReader(mixture, tokenizer=str(tmp_path / "tok.json")))) == first
     assert worker_slot(None) == (0, 1)
     assert worker_slot(SimpleNamespace(id=2, num_workers=4)) == (2, 4)
     with pytest.raises(ValueError, match="expected 0 <= rank < world_size"):
@@ -123,5 +124,17 @@ def test_torch_adapter_with_a_stand_in_torch(mixture, monkeypatch):
 
     dataset = torch_dataset(mixture, seed=4, columns=["doc_key"])
     dataset.set_epoch(2)
-    expected = MixtureReader(mixture, 1, 2, 1, 2, seed=4, epoch=2, columns=["doc_key"])
-    assert list(dataset) == list(expected)
+    expected = list(MixtureReader(mixture, 1, 2, 1, 2, seed=4, epoch=2, columns=["doc_key"]))
+    assert list(dataset) == expected
+    # Resume mid-epoch through the dataset's state dict, in a fresh dataset.
+    dataset.set_epoch(2)
+    stream = iter(dataset)
+    head = [next(stream) for _ in range(7)]
+    state = dataset.state_dict()
+    assert state["epoch"] == 2 and state["position"] == 7
+    resumed = torch_dataset(mixture, seed=4, columns=["doc_key"])
+    resumed.load_state_dict(state)
+    assert resumed.state_dict() == state
+    assert head + list(resumed) == expected
+    with pytest.raises(ValueError, match="state is for"):
+        torch_dataset(mixture, seed=5, columns=["doc_key"]).load_state_dict(state)

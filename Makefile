@@ -8,7 +8,7 @@ INPUT  ?= $(DATA)
 WORKERS ?= 2
 EXECUTOR ?= local
 
-.PHONY: setup demo test prepare stats query bench lint clean help
+.PHONY: setup demo test prepare stats query bench classifiers lint clean help
 
 help:
 	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
@@ -17,7 +17,9 @@ help:
 	@echo "make prepare  INPUT=... OUT=... [WORKERS=2 EXECUTOR=local|dask]"
 	@echo "make stats    OUT=...  print the run summary and composition"
 	@echo "make query    OUT=... SQL='SELECT * FROM summary'"
-	@echo "make bench    benchmark prepare against datatrove -> bench/results/prepare.json"
+	@echo "make bench    benchmark prepare against datatrove -> bench/results/prepare.json,"
+	@echo "              and tagging throughput -> bench/results/classifiers.json"
+	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~10 min)"
 	@echo "make lint     ruff"
 
 $(BIN)/procmix: pyproject.toml
@@ -50,6 +52,12 @@ query: setup
 bench: setup
 	$(BIN)/python bench/prepare_bench.py --data $(DATA) --out bench/results/prepare.json
 	@echo "wrote bench/results/prepare.json"
+	$(BIN)/python bench/classifier_bench.py --data $(DATA) --out bench/results/classifiers.json
+	@echo "wrote bench/results/classifiers.json"
+
+classifiers: setup
+	$(BIN)/procmix train-classifiers --data $(DATA) --out classifiers/models
+	@echo "wrote classifiers/models: *.ftz, *.meta.json, *.confusion.json, report.json"
 
 lint: setup
 	$(BIN)/ruff check pipeline classifiers mixtures tests bench

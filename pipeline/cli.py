@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from classifiers.cli import add_verbs as add_classifier_verbs
 from pipeline import __version__
 from pipeline.layout import DedupParams
 
@@ -33,6 +34,7 @@ def _prepare(args: argparse.Namespace) -> int:
             ),
             keep_work=args.keep_work,
             overwrite=args.overwrite,
+            tag=args.tag,
         )
         summary = prepare(config)
     except (PrepareError, ValueError) as e:
@@ -146,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace OUT when it holds a run with other inputs or settings",
     )
+    p.add_argument(
+        "--no-tag",
+        dest="tag",
+        action="store_false",
+        help="skip tagging kept documents with content type and task type",
+    )
     p.set_defaults(func=_prepare)
 
     q = verbs.add_parser(
@@ -169,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out", metavar="OUT", help="a prepare output folder")
     s.add_argument("--json", action="store_true", help="print summary.json as is")
     s.set_defaults(func=_stats)
+    add_classifier_verbs(verbs)
     return parser
 
 

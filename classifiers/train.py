@@ -1,0 +1,80 @@
+"""fastText training for one head, and the preprocessed-line cache training runs share."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import fasttext
+
+from classifiers.dataset import Doc
+from classifiers.model import PREFIX
+from classifiers.preprocess import preprocess
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """fastText supervised settings plus the pool's per-source cap."""
+
+    cap_per_source: int = 800
+    epoch: int = 10
+    lr: float = 0.5
+    dim: int = 32
+    word_ngrams: int = 2
+    min_count: int = 2
+    bucket: int = 1_000_000
+    threads: int = 2
+    seed: int = 1
+    # Quantisation keeps the most important words and n-grams only.
+    cutoff: int = 100_000
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class LineCache:
+    """Preprocessed lines per document, computed once per training run."""
+
+    def __init__(self) -> None:
+        self._lines: dict[int, str] = {}
+
+    def lines(self, docs: Sequence[Doc]) -> list[str]:
+        missing = [d for d in dict.fromkeys(docs) if id(d) not in self._lines]
+        for doc, line in zip(missing, preprocess([d.text for d in missing]), strict=True):
+            self._lines[id(doc)] = line
+        return [self._lines[id(d)] for d in docs]
+
+
+def fit(
+    lines: Sequence[str], labels: Sequence[str], params: TrainParams, quantize: bool = False
+) -> fasttext.FastText._FastText:
+    """A fastText model trained on ``lines`` (quantised to a small ``.ftz`` when asked)."""
+    with tempfile.TemporaryDirectory(prefix="procmix-train-") as tmp:
+        path = Path(tmp) / "train.txt"
+        with path.open("w", encoding="utf-8") as f:
+            for line, label in zip(lines, labels, strict=True):
+                f.write(f"{PREFIX}{label} {line}\n")
+        model = fasttext.train_supervised(
+            input=str(path),
+            epoch=params.epoch,
+            lr=params.lr,
+            dim=params.dim,
+            wordNgrams=params.word_ngrams,
+            minCount=params.min_count,
+            bucket=params.bucket,
+            thread=params.threads,
+            seed=params.seed,
+            verbose=0,
+        )
+        if quantize:
+            model.quantize(
+                input=str(path),
+                qnorm=True,
+                retrain=True,
+                cutoff=params.cutoff,
+                thread=params.threads,
+                verbose=0,
+            )
+    return model

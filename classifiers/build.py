@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from classifiers.calibration import Rule
+from classifiers.card import render_card
 from classifiers.dataset import Doc, pool, read_docs
 from classifiers.loso import final_rule, loso_report, predict_held_out
 from classifiers.metrics import evaluate, p_true_given_pred
@@ -110,4 +111,5 @@ def train_classifiers(
     cache = LineCache()
     report = {head: train_head(docs, head, out, params, cache, log) for head in HEADS}
     (out / REPORT).write_text(json.dumps(report, indent=1) + "\n")
+    render_card(out)
     return report

@@ -25,6 +25,7 @@ def _params(args: argparse.Namespace) -> TrainParams:
         lr=args.lr,
         dim=args.dim,
         word_ngrams=args.word_ngrams,
+        bucket=args.bucket,
         threads=args.threads,
         seed=args.seed,
     )
@@ -42,6 +43,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dim", type=int, default=_DEFAULTS.dim, help="fastText vector size")
     p.add_argument(
         "--word-ngrams", type=int, default=_DEFAULTS.word_ngrams, help="fastText word n-grams"
+    )
+    p.add_argument(
+        "--bucket", type=int, default=_DEFAULTS.bucket, help="fastText hash buckets for n-grams"
     )
     p.add_argument("--threads", type=int, default=_DEFAULTS.threads, help="training threads")
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="sampling and fastText seed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -18,10 +19,10 @@ from classifiers.preprocess import preprocess
 class TrainParams:
     """fastText supervised settings plus the pool's per-source cap."""
 
-    cap_per_source: int = 800
-    epoch: int = 10
+    cap_per_source: int = 400
+    epoch: int = 5
     lr: float = 0.5
-    dim: int = 32
+    dim: int = 16
     word_ngrams: int = 2
     min_count: int = 2
     bucket: int = 1_000_000
@@ -47,6 +48,53 @@ class LineCache:
         return [self._lines[id(d)] for d in docs]
 
 
+# fastText sometimes stops with "Encountered NaN" on a training file that
+# trains cleanly in a fresh process (seen here on small files, mostly with 2
+# threads, after earlier trainings in the same process). A retry therefore runs
+# in a new process, on one thread, with another seed.
+NAN_RETRIES = 3
+
+
+def _supervised(path: str, params: TrainParams, threads: int, seed: int):
+    return fasttext.train_supervised(
+        input=path,
+        epoch=params.epoch,
+        lr=params.lr,
+        dim=params.dim,
+        wordNgrams=params.word_ngrams,
+        minCount=params.min_count,
+        bucket=params.bucket,
+        thread=threads,
+        seed=seed,
+        verbose=0,
+    )
+
+
+def _supervised_to_file(path: str, params: TrainParams, seed: int, out: str) -> None:
+    _supervised(path, params, 1, seed).save_model(out)
+
+
+def _train_supervised(path: Path, params: TrainParams) -> fasttext.FastText._FastText:
+    try:
+        return _supervised(str(path), params, params.threads, params.seed)
+    except RuntimeError as e:
+        if "NaN" not in str(e):
+            raise
+    out = path.with_suffix(".bin")
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(1, NAN_RETRIES + 1):
+        try:
+            with context.Pool(1) as fresh:
+                fresh.apply(
+                    _supervised_to_file, (str(path), params, params.seed + attempt, str(out))
+                )
+            break
+        except RuntimeError as e:
+            if "NaN" not in str(e) or attempt == NAN_RETRIES:
+                raise
+    return fasttext.load_model(str(out))
+
+
 def fit(
     lines: Sequence[str], labels: Sequence[str], params: TrainParams, quantize: bool = False
 ) -> fasttext.FastText._FastText:
@@ -56,18 +104,7 @@ def fit(
         with path.open("w", encoding="utf-8") as f:
             for line, label in zip(lines, labels, strict=True):
                 f.write(f"{PREFIX}{label} {line}\n")
-        model = fasttext.train_supervised(
-            input=str(path),
-            epoch=params.epoch,
-            lr=params.lr,
-            dim=params.dim,
-            wordNgrams=params.word_ngrams,
-            minCount=params.min_count,
-            bucket=params.bucket,
-            thread=params.threads,
-            seed=params.seed,
-            verbose=0,
-        )
+        model = _train_supervised(path, params)
         if quantize:
             model.quantize(
                 input=str(path),

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
             "records with a reason, remove exact and near duplicates (MinHash LSH over word "
             "5-grams), and write OUT/docs/*.parquet (kept documents), OUT/ledger/*.parquet (one "
             "row per input record), OUT/quarantine/, OUT/stats.duckdb and OUT/summary.json. "
+            "Kept documents are tagged with content type and task type (the models in "
+            "classifiers/models) unless --no-tag. "
             "Rerunning the same command resumes an interrupted run."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -153,6 +153,67 @@ def _confusions(models: Path) -> str:
     return "\n".join(lines)
 
 
+_LIMITS = """\
+## What limits these figures
+
+- `other` content has two sources (Gutenberg literature, the Federalist
+  papers): each LOSO fold for one of them learns `other` from the other
+  alone, and neither transfers (fiction reads as procedural or factual,
+  persuasive essays as factual). Its LOSO F1 is near 0, which alone caps the
+  content macro-F1 near 0.67; the shipped model learns both.
+- Several task types rest on one or two sources (home_diy: needlework and
+  shrubs; reasoning: chess, Dudeney, Carroll; math: GSM8K word problems vs
+  LaTeX linear algebra vs OpenStax), so a held-out source of that type shares
+  little vocabulary with what taught the label. Bag-of-words models do not
+  bridge that; CLASSIFIER-NOTES.md measures a sentence-embedding teacher that
+  does better (not used: never in prepare's hot path, and no time to fit it
+  as an optional extra).
+- The temperature is fitted on held-out predictions (T > 1 softens), so on
+  sources seen in training the probabilities are under-confident: the
+  in-distribution ECE above is large by design; the LOSO ECE is the one
+  that describes new sources.
+- Procedural precision: on held-out sources it reaches 0.95 only at a
+  p(procedural) threshold near 0.9, where procedural recall falls to about
+  0.1 (measured on the LOSO predictions of an earlier run of this recipe);
+  the shipped threshold trades them by F0.5 instead.
+- Throughput: both models tokenise the text separately in fastText's C++
+  code (about 15-17 MB/s of text each on one core here), which bounds
+  tagging. The quantised models predict about 25 % slower than unquantised
+  ones, which would not fit in 5 MB; a 1000-character window was 20 % faster
+  but lost 0.01-0.05 on the held-out figures.
+"""
+
+_TARGETS = (
+    ("content type LOSO macro-F1", "content_type", "macro_f1", 0.90),
+    ("procedural precision (LOSO)", "content_type", "procedural_precision", 0.95),
+    ("content type LOSO ECE (at most)", "content_type", "ece", 0.05),
+    ("task type LOSO macro-F1", "task_type", "macro_f1", 0.85),
+)
+
+
+def _targets(report: dict) -> str:
+    lines = [
+        "## Targets (issue 3)",
+        "",
+        "| target | goal | measured | met |",
+        "|---|---:|---:|---|",
+    ]
+    for name, head, key, goal in _TARGETS:
+        loso = report[head]["loso"]
+        value = (
+            loso["per_class"]["procedural"]["precision"]
+            if key == "procedural_precision"
+            else loso[key]
+        )
+        met = value <= goal if key == "ece" else value >= goal
+        lines.append(f"| {name} | {goal} | {value:.3f} | {'yes' if met else 'no'} |")
+    if BENCH.exists():
+        measured = json.loads(BENCH.read_text())["tagging"]["mb_s_per_core"]
+        met = "yes" if measured >= 10 else "no"
+        lines.append(f"| both models inside prepare, MB/s per core | 10 | {measured} | {met} |")
+    return "\n".join(lines)
+
+
 def _throughput() -> str:
     lines = ["## Throughput", ""]
     if not BENCH.exists():
@@ -184,10 +245,14 @@ def render_card(models: Path) -> Path:
             intro,
             f"Model sizes: {sizes}.",
             "",
+            _targets(report),
+            "",
             _scores(report),
             "",
             _confusions(models),
             _throughput(),
+            "",
+            _LIMITS,
         ]
     )
     path = models / CARD

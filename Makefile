@@ -14,7 +14,7 @@ MIX_OUT   := $(if $(filter command line,$(origin OUT)),$(OUT),out/mix-demo)
 SWEEP_OUT := $(if $(filter command line,$(origin OUT)),$(OUT),out/sweep-demo)
 CORPUS_ARG := $(if $(CORPUS),--corpus $(CORPUS))
 
-.PHONY: setup demo test prepare stats query mix sweep bench lint clean help
+.PHONY: setup demo test prepare stats query mix sweep bench classifiers lint clean help
 
 help:
 	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
@@ -25,7 +25,8 @@ help:
 	@echo "make query    OUT=... SQL='SELECT * FROM summary'"
 	@echo "make mix      SPEC=... OUT=... [CORPUS=...]  build and verify one mixture (default: demo spec -> out/mix-demo)"
 	@echo "make sweep    SPEC=... OUT=... [LEVELS=2,3,4,6 CORPUS=...]  one mixture per D1 level -> out/sweep-demo"
-	@echo "make bench    benchmark prepare and mixtures -> bench/results/{prepare,mixtures}.json"
+	@echo "make bench    benchmark prepare, tagging and mixtures -> bench/results/{prepare,classifiers,mixtures}.json"
+	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~10 min)"
 	@echo "make lint     ruff"
 
 $(BIN)/procmix: pyproject.toml
@@ -66,8 +67,14 @@ sweep: setup
 bench: setup
 	$(BIN)/python bench/prepare_bench.py --data $(DATA) --out bench/results/prepare.json
 	@echo "wrote bench/results/prepare.json"
+	$(BIN)/python bench/classifier_bench.py --data $(DATA) --out bench/results/classifiers.json
+	@echo "wrote bench/results/classifiers.json"
 	$(BIN)/python bench/mixtures_bench.py --data $(DATA) --out bench/results/mixtures.json
 	@echo "wrote bench/results/mixtures.json"
+
+classifiers: setup
+	$(BIN)/procmix train-classifiers --data $(DATA) --out classifiers/models
+	@echo "wrote classifiers/models: *.ftz, *.meta.json, *.confusion.json, report.json"
 
 lint: setup
 	$(BIN)/ruff check pipeline classifiers mixtures tests bench

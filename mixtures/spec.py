@@ -10,22 +10,11 @@ from typing import Any
 
 import yaml
 
+from classifiers.taxonomy import TASK_LABELS
+
 ORDERS = ("shuffled", "structured_first")
-# DESIGN.md's task types: the only names ``tasks:`` accepts (until classifiers/taxonomy.py lands).
-TASK_TYPES = (
-    "math",
-    "code",
-    "computing",
-    "science",
-    "health",
-    "cooking",
-    "home_diy",
-    "business_law",
-    "language",
-    "reasoning",
-    "humanities",
-    "other",
-)
+# DESIGN.md's task types: the only names ``tasks:`` accepts.
+TASK_TYPES = TASK_LABELS
 DEFAULT_LABELS = {"content_type": "content_type", "task_type": "task_type"}
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+import classifiers.cli
 import mixtures.cli
 from pipeline import __version__
 from pipeline.layout import DedupParams
@@ -34,6 +35,7 @@ def _prepare(args: argparse.Namespace) -> int:
             ),
             keep_work=args.keep_work,
             overwrite=args.overwrite,
+            tag=args.tag,
         )
         summary = prepare(config)
     except (PrepareError, ValueError) as e:
@@ -94,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
             "records with a reason, remove exact and near duplicates (MinHash LSH over word "
             "5-grams), and write OUT/docs/*.parquet (kept documents), OUT/ledger/*.parquet (one "
             "row per input record), OUT/quarantine/, OUT/stats.duckdb and OUT/summary.json. "
+            "Kept documents are tagged with content type and task type (the models in "
+            "classifiers/models) unless --no-tag. "
             "Rerunning the same command resumes an interrupted run."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -147,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace OUT when it holds a run with other inputs or settings",
     )
+    p.add_argument(
+        "--no-tag",
+        dest="tag",
+        action="store_false",
+        help="skip tagging kept documents with content type and task type",
+    )
     p.set_defaults(func=_prepare)
 
     q = verbs.add_parser(
@@ -170,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out", metavar="OUT", help="a prepare output folder")
     s.add_argument("--json", action="store_true", help="print summary.json as is")
     s.set_defaults(func=_stats)
+    classifiers.cli.add_verbs(verbs)
     mixtures.cli.add_verbs(verbs)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
 
+from classifiers.tagging import shared_tagger
 from pipeline import schema
 from pipeline.atomic import AtomicParquetWriter
 from pipeline.layout import Layout
 
 BATCH_ROWS = 1024
+# CPU time spent tagging, in the step's datatrove stats (summed over ranks for the summary).
+TAG_MICROSECONDS = "tag_microseconds"
 _ARROW_TYPES = {
     "bool": pa.bool_(),
     "int64": pa.int64(),
@@ -48,9 +52,10 @@ def extra_column_types(kinds_per_rank: list[dict[str, list[str]]]) -> dict[str, 
     return result
 
 
-def docs_schema(extra_types: dict[str, str]) -> pa.Schema:
-    """DOCS_SCHEMA plus one column per input field (renamed when it collides)."""
-    fields = list(schema.DOCS_SCHEMA)
+def docs_schema(extra_types: dict[str, str], tag: bool = False) -> pa.Schema:
+    """DOCS_SCHEMA, TAG_SCHEMA when tagging, then one column per input field (renamed
+    when it collides)."""
+    fields = list(schema.DOCS_SCHEMA) + (list(schema.TAG_SCHEMA) if tag else [])
     for key, type_name in extra_types.items():
         fields.append(pa.field(_column_name(key), _ARROW_TYPES[type_name]))
     return pa.schema(fields)
@@ -72,11 +77,19 @@ class WriteOutputs(PipelineStep):
     name = "write outputs"
     type = "💽 - WRITER"
 
-    def __init__(self, out: str, ingest_ranks: int, extra_types: dict[str, str]):
+    def __init__(
+        self,
+        out: str,
+        ingest_ranks: int,
+        extra_types: dict[str, str],
+        models: str | None = None,
+    ):
+        """``models``: the classifiers' folder to tag kept documents with (None: no tags)."""
         super().__init__()
         self.out = out
         self.ingest_ranks = ingest_ranks
         self.extra_types = extra_types
+        self.models = models
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
@@ -88,7 +101,7 @@ class WriteOutputs(PipelineStep):
             layout.clusters, filters=[("node", ">=", first), ("node", "<", end)]
         )
         cluster_nodes = clusters["node"].to_numpy()
-        out_schema = docs_schema(self.extra_types)
+        out_schema = docs_schema(self.extra_types, tag=self.models is not None)
         with (
             AtomicParquetWriter(layout.docs_file(rank), out_schema) as docs,
             AtomicParquetWriter(layout.ledger_file(rank), schema.LEDGER_SCHEMA) as ledger,
@@ -166,6 +179,11 @@ class WriteOutputs(PipelineStep):
         columns = {name: kept_batch[name] for name in schema.INGEST_SCHEMA.names if name != "extra"}
         columns["cluster_id"] = pa.array(representative[kept])
         columns["cluster_size"] = pa.array(size[kept])
+        if self.models is not None:
+            # CPU time, not wall time: the figure is per core, whatever else shares it.
+            started = time.process_time()
+            columns.update(shared_tagger(self.models).tag(kept_batch["text"]))
+            self.stat_update(TAG_MICROSECONDS, value=round((time.process_time() - started) * 1e6))
         extras = [orjson.loads(e) if e else {} for e in kept_batch["extra"].to_pylist()]
         for key, type_name in self.extra_types.items():
             columns[_column_name(key)] = pa.array(

@@ -30,11 +30,13 @@ from pathlib import Path
 
 from loguru import logger
 
+from classifiers.model import MODELS_DIR
+from classifiers.tagging import models_summary
 from pipeline import __version__
 from pipeline.atomic import write_json
 from pipeline.dedup import LshBuckets, NearDuplicateClusters
 from pipeline.executors import make_executor
-from pipeline.finalize import WriteOutputs, extra_column_types
+from pipeline.finalize import TAG_MICROSECONDS, WriteOutputs, extra_column_types
 from pipeline.ingest import IngestWriter, ReadAndValidate
 from pipeline.layout import DedupParams, Layout
 from pipeline.readers import INPUT_SUFFIXES
@@ -65,6 +67,8 @@ class PrepareConfig:
     dedup: DedupParams = field(default_factory=DedupParams)
     keep_work: bool = False
     overwrite: bool = False
+    # Tag kept documents with the shipped classifiers (content type, task type).
+    tag: bool = True
 
 
 def resolve_inputs(patterns: list[str]) -> list[Path]:
@@ -100,6 +104,11 @@ def _fingerprint(config: PrepareConfig, files: list[Path], names: list[str]) -> 
         "id_key": config.id_key,
         "max_chars": config.max_chars,
         "dedup": asdict(config.dedup),
+        "classifiers": (
+            {head: info["sha256"] for head, info in models_summary().items()}
+            if config.tag
+            else None
+        ),
     }
 
 
@@ -146,6 +155,17 @@ def _step_seconds(logs: Path, step_name: str) -> float:
             timing = step["time_stats"]
             if step["name"].endswith(step_name) and isinstance(timing, dict):
                 total += timing["total"]
+    return total
+
+
+def _stat_total(logs: Path, stat: str) -> float:
+    """A counter's total across all ranks' steps, from datatrove's per-rank stats."""
+    total = 0.0
+    for path in sorted((logs / "stats").glob("*.json")):
+        for step in json.loads(path.read_text()):
+            value = step["stats"].get(stat)
+            if value is not None:
+                total += value["total"] if isinstance(value, dict) else value
     return total
 
 
@@ -223,7 +243,8 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
         extra_types = extra_column_types(
             [layout.read_ingest_report(r)["extra_types"] for r in range(ingest_ranks)]
         )
-        run_stage("finalize", [WriteOutputs(out, ingest_ranks, extra_types)], ingest_ranks)
+        models = str(MODELS_DIR) if config.tag else None
+        run_stage("finalize", [WriteOutputs(out, ingest_ranks, extra_types, models)], ingest_ranks)
 
     build_stats_db(layout.out)
     summary = _summary(layout, config, ingest_ranks, stage_seconds, time.perf_counter() - started)
@@ -285,7 +306,7 @@ def _summary(
         + _step_seconds(layout.logs / "buckets", "lsh buckets")
         + _step_seconds(layout.logs / "clusters", "near-duplicate clusters")
     )
-    return {
+    summary = {
         "procmix": __version__,
         "out": str(layout.out),
         "files": len(reads),
@@ -307,6 +328,14 @@ def _summary(
         "workers": config.workers,
         "dedup": asdict(config.dedup),
     }
+    if config.tag:
+        tag_seconds = _stat_total(layout.logs / "finalize", TAG_MICROSECONDS) / 1e6
+        summary["tag_seconds"] = round(tag_seconds, 3)
+        summary["tag_mb_per_s_per_core"] = (
+            round(input_bytes / 1e6 / tag_seconds, 3) if tag_seconds else None
+        )
+        summary["classifiers"] = models_summary()
+    return summary
 
 
 def format_summary(summary: dict) -> str:

@@ -38,9 +38,24 @@ SUBSET = [
 
 @pytest.fixture(scope="module")
 def corpus(data_dir, tmp_path_factory) -> Path:
+    """The subset without classifier columns: these tests mix on its structural labels."""
     out = tmp_path_factory.mktemp("mixcorpus") / "corpus"
-    assert main(["prepare", *[str(data_dir / f) for f in SUBSET], "-o", str(out)]) == 0
+    files = [str(data_dir / f) for f in SUBSET]
+    assert main(["prepare", *files, "-o", str(out), "--no-tag"]) == 0
     return out
+
+
+def test_mix_on_the_classifier_columns_with_noise_correction(data_dir, tmp_path, capsys):
+    tagged = tmp_path / "tagged"
+    assert main(["prepare", *[str(data_dir / f) for f in SUBSET[:6]], "-o", str(tagged)]) == 0
+    raw = {k: v for k, v in _spec(tagged, noise_correction=True).items() if k != "labels"}
+    spec = _write(tmp_path / "s.yaml", {**raw, "tokens": 600_000, "diversity": {"d1": 7.0}})
+    assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 0
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    models = json.loads((tagged / "summary.json").read_text())["classifiers"]
+    assert manifest["noise_model"]["labels"] == models["task_type"]["labels"]
+    assert json.dumps(manifest).count(models["task_type"]["sha256"]) >= 1
+    assert passed(verify(tmp_path / "m"))
 
 
 def _spec(corpus: Path, **change) -> dict:

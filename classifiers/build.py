@@ -1,0 +1,115 @@
+"""``procmix train-classifiers``: LOSO estimate, decision rule, shipped models, report."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from classifiers.calibration import Rule
+from classifiers.card import render_card
+from classifiers.dataset import Doc, pool, read_docs
+from classifiers.loso import final_rule, loso_report, predict_held_out
+from classifiers.metrics import evaluate, p_true_given_pred
+from classifiers.model import (
+    confusion_path,
+    meta_path,
+    model_path,
+    probabilities,
+    sha256,
+)
+from classifiers.preprocess import WINDOW_CHARS
+from classifiers.taxonomy import HEADS, LABELS
+from classifiers.train import LineCache, TrainParams, fit
+
+REPORT = "report.json"
+IN_DISTRIBUTION_SHARE = 0.1
+
+
+def in_distribution(
+    docs: Sequence[Doc], head: str, params: TrainParams, rule: Rule, cache: LineCache
+) -> dict:
+    """Scores on a random 10% of the pool's documents, the rest training the model."""
+    pairs = pool(docs, head, params.cap_per_source, params.seed)
+    distinct = list(dict.fromkeys(d for d, _ in pairs))
+    held = set(
+        random.Random(params.seed).sample(distinct, round(len(distinct) * IN_DISTRIBUTION_SHARE))
+    )
+    train = [(d, label) for d, label in pairs if d not in held]
+    test = [d for d in distinct if d in held]
+    model = fit(cache.lines([d for d, _ in train]), [label for _, label in train], params)
+    labels = LABELS[head]
+    proba = rule.calibrate(probabilities(model, cache.lines(test), labels))
+    y_true = np.array([labels.index(d.labels[head]) for d in test], dtype=np.int64)
+    return evaluate(labels, y_true, rule.decide(proba), proba)
+
+
+def train_head(
+    docs: Sequence[Doc],
+    head: str,
+    out: Path,
+    params: TrainParams,
+    cache: LineCache,
+    log: Callable[[str], None],
+) -> dict:
+    """LOSO, rule, in-distribution score, then the shipped model and its JSON files."""
+    log(f"{head}: leave-one-source-out")
+    held = predict_held_out(docs, head, params, cache, log)
+    loso = loso_report(held, head)
+    rule = final_rule(held, head)
+    log(f"{head}: in-distribution split")
+    in_dist = in_distribution(docs, head, params, rule, cache)
+    log(f"{head}: final model")
+    pairs = pool(docs, head, params.cap_per_source, params.seed)
+    model = fit(cache.lines([d for d, _ in pairs]), [label for _, label in pairs], params, True)
+    path = model_path(out, head)
+    model.save_model(str(path))
+    digest = sha256(path)
+    version = f"{datetime.date.today():%Y%m%d}-{digest[:8]}"
+    labels = list(LABELS[head])
+    confusion = {
+        "model": path.name,
+        "sha256": digest,
+        "version": version,
+        "labels": labels,
+        "p_true_given_pred": p_true_given_pred(np.array(loso["confusion"])),
+    }
+    confusion_path(out, head).write_text(json.dumps(confusion, indent=1) + "\n")
+    meta = {
+        "head": head,
+        "version": version,
+        "labels": labels,
+        "rule": {
+            "temperature": rule.temperature,
+            "guarded": rule.guarded,
+            "threshold": rule.threshold,
+        },
+        "params": params.as_dict(),
+        "window_chars": WINDOW_CHARS,
+        "training_documents": len(pairs),
+    }
+    meta_path(out, head).write_text(json.dumps(meta, indent=1) + "\n")
+    return {
+        "meta": meta,
+        "size_bytes": path.stat().st_size,
+        "loso": loso,
+        "in_distribution": in_dist,
+    }
+
+
+def train_classifiers(
+    data: Path, out: Path, params: TrainParams, log: Callable[[str], None]
+) -> dict:
+    """Train both heads from the labelled JSONL under ``data`` into ``out``; return the report."""
+    out.mkdir(parents=True, exist_ok=True)
+    docs = list(read_docs(data))
+    log(f"read {len(docs)} documents from {data}")
+    cache = LineCache()
+    report = {head: train_head(docs, head, out, params, cache, log) for head in HEADS}
+    (out / REPORT).write_text(json.dumps(report, indent=1) + "\n")
+    render_card(out)
+    return report

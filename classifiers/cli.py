@@ -1,0 +1,160 @@
+"""``procmix`` verbs of the classifiers: train-classifiers, eval-classifiers, tag."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from classifiers.model import MODELS_DIR
+from classifiers.train import TrainParams
+
+DEFAULT_DATA = "../shared/data"
+_DEFAULTS = TrainParams()
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _params(args: argparse.Namespace) -> TrainParams:
+    return TrainParams(
+        cap_per_source=args.cap_per_source,
+        epoch=args.epoch,
+        lr=args.lr,
+        dim=args.dim,
+        word_ngrams=args.word_ngrams,
+        bucket=args.bucket,
+        threads=args.threads,
+        seed=args.seed,
+    )
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cap-per-source",
+        type=int,
+        default=_DEFAULTS.cap_per_source,
+        help="documents taken from one source at most (split across its labels)",
+    )
+    p.add_argument("--epoch", type=int, default=_DEFAULTS.epoch, help="fastText epochs")
+    p.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="fastText learning rate")
+    p.add_argument("--dim", type=int, default=_DEFAULTS.dim, help="fastText vector size")
+    p.add_argument(
+        "--word-ngrams", type=int, default=_DEFAULTS.word_ngrams, help="fastText word n-grams"
+    )
+    p.add_argument(
+        "--bucket", type=int, default=_DEFAULTS.bucket, help="fastText hash buckets for n-grams"
+    )
+    p.add_argument("--threads", type=int, default=_DEFAULTS.threads, help="training threads")
+    p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="sampling and fastText seed")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from classifiers.build import REPORT, train_classifiers
+
+    data = Path(args.data)
+    if not data.exists():
+        print(f"procmix train-classifiers: error: {data} does not exist", file=sys.stderr)
+        return 2
+    report = train_classifiers(data, Path(args.out), _params(args), _log)
+    for head, result in report.items():
+        loso, in_dist = result["loso"], result["in_distribution"]
+        print(
+            f"{head}: leave-one-source-out macro-F1 {loso['macro_f1']:.4f} ECE {loso['ece']:.4f}; "
+            f"in-distribution macro-F1 {in_dist['macro_f1']:.4f}; "
+            f"model {result['size_bytes'] / 1e6:.1f} MB"
+        )
+    print(f"wrote {args.out}: *.ftz, *.meta.json, *.confusion.json, {REPORT}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from classifiers.evaluate import evaluate_models, format_head, loso_models
+
+    path = Path(args.labelled)
+    if not path.exists():
+        print(f"procmix eval-classifiers: error: {path} does not exist", file=sys.stderr)
+        return 2
+    report = (
+        loso_models(path, _params(args), _log)
+        if args.loso
+        else evaluate_models(path, Path(args.models))
+    )
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print("\n\n".join(format_head(head, result) for head, result in report.items()))
+    return 0
+
+
+def _tag(args: argparse.Namespace) -> int:
+    from classifiers.tag_jsonl import tag_jsonl
+
+    source = Path(args.input)
+    if not source.is_file():
+        print(f"procmix tag: error: {source} is not a file", file=sys.stderr)
+        return 2
+    count = tag_jsonl(source, Path(args.out), Path(args.models), args.batch_size)
+    print(f"tagged {count} documents -> {args.out}")
+    return 0
+
+
+def add_verbs(verbs: argparse._SubParsersAction) -> None:
+    """Add train-classifiers, eval-classifiers and tag to procmix's subcommands."""
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    t = verbs.add_parser(
+        "train-classifiers",
+        help="train the content-type and task-type fastText models",
+        description=(
+            "Train both heads on labelled JSONL (fields text, source, label_procedural, "
+            "task_type): leave-one-source-out predictions give the honest scores, the "
+            "temperature, the procedural threshold and P(true | predicted); then each head "
+            "is trained on every source and quantised. Writes OUT/{content_type,task_type}"
+            ".ftz, .meta.json, .confusion.json and OUT/report.json. About 10 minutes on "
+            "2 cores for ../shared/data."
+        ),
+        formatter_class=formatter,
+    )
+    t.add_argument("--data", default=DEFAULT_DATA, help="labelled JSONL file or folder")
+    t.add_argument("--out", default=str(MODELS_DIR), help="folder for the models")
+    _add_train_options(t)
+    t.set_defaults(func=_train)
+
+    e = verbs.add_parser(
+        "eval-classifiers",
+        help="score the classifiers on labelled JSONL",
+        description=(
+            "Read JSONL with text, label_procedural and task_type (nulls skipped per head) "
+            "and print per head: accuracy, macro-F1, per-class precision/recall/F1/support, "
+            "the confusion matrix and the expected calibration error (10 bins). With --loso, "
+            "LABELLED is a training set: every source is scored by a model trained without "
+            "it (the training options apply), instead of scoring the shipped models."
+        ),
+        formatter_class=formatter,
+    )
+    e.add_argument("labelled", metavar="LABELLED", help="labelled JSONL file (or folder)")
+    e.add_argument("--models", default=str(MODELS_DIR), help="folder holding the models")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument(
+        "--loso", action="store_true", help="leave-one-source-out evaluation of the recipe"
+    )
+    _add_train_options(e)
+    e.set_defaults(func=_eval)
+
+    g = verbs.add_parser(
+        "tag",
+        help="tag a JSONL file with content type and task type",
+        description=(
+            "Add content_type, p_procedural, p_factual, p_other, task_type, task_p and "
+            "task_top3 to every record of a JSONL file (gzip allowed), as prepare does, "
+            "without deduplication. Input fields with those names are kept as input_<name>."
+        ),
+        formatter_class=formatter,
+    )
+    g.add_argument("input", metavar="INPUT.jsonl", help="JSONL file (.jsonl or .jsonl.gz)")
+    g.add_argument("-o", "--out", required=True, help="output JSONL file")
+    g.add_argument("--models", default=str(MODELS_DIR), help="folder holding the models")
+    g.add_argument("--batch-size", type=int, default=1024, help="records tagged at once")
+    g.set_defaults(func=_tag)

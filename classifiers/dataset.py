@@ -1,0 +1,118 @@
+"""Labelled documents in the shared JSONL schema, and source-balanced training pools."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from classifiers.taxonomy import CONTENT_TYPE, HEADS, LABEL_FIELDS, LABELS, TASK_TYPE
+
+SUFFIXES = (".jsonl", ".jsonl.gz")
+
+
+# eq=False: documents are compared and hashed by identity (caches key on them).
+@dataclass(frozen=True, eq=False)
+class Doc:
+    """One document and its labels (None where the source does not settle one)."""
+
+    text: str
+    source: str
+    labels: dict[str, str | None]
+
+
+def labelled_files(data: Path) -> list[Path]:
+    """JSONL files under ``data`` (a file or a folder), sorted."""
+    if data.is_file():
+        return [data]
+    return sorted(p for p in data.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+
+
+def read_docs(data: Path) -> Iterator[Doc]:
+    """Every document with a text under ``data``; labels outside the taxonomy become None."""
+    for path in labelled_files(data):
+        opener = gzip.open if path.name.endswith(".gz") else open
+        stem = path.name.split(".")[0]
+        with opener(path, "rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                record = orjson.loads(line)
+                text = record.get("text")
+                if not isinstance(text, str) or not text.strip():
+                    continue
+                labels = {}
+                for head in HEADS:
+                    value = record.get(LABEL_FIELDS[head])
+                    labels[head] = value if value in LABELS[head] else None
+                yield Doc(text, str(record.get("source") or stem), labels)
+
+
+# A small source is repeated at most this many times to fill its share, so
+# that a few documents are not learnt by heart.
+MAX_REPEAT = 4
+
+
+def stratum(doc: Doc, head: str) -> str:
+    """The level between class and source in the balancing tree.
+
+    For content type it is the task type: every topic then weighs the same
+    inside each content class, so topic words (code, recipes, anatomy) stop
+    predicting the content type, which is the source-style trap. Task type
+    balances over sources directly.
+    """
+    return (doc.labels[TASK_TYPE] or "-") if head == CONTENT_TYPE else ""
+
+
+def pool(docs: Iterable[Doc], head: str, cap_per_source: int, seed: int) -> list[tuple[Doc, str]]:
+    """(doc, label) pairs for ``head``, balanced by class, then stratum, then source.
+
+    Each source offers at most ``cap_per_source`` documents, split evenly
+    across the labels it has. Every class gets the same number of training
+    lines; inside a class every stratum (see ``stratum``) the same share, and
+    inside a stratum every source the same share, drawn with repetition (at
+    most ``MAX_REPEAT`` times) when a source is small. Shuffled with ``seed``.
+    """
+    rng = random.Random(seed)
+    tree: dict[str, dict[str, dict[str, list[Doc]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for doc in docs:
+        label = doc.labels[head]
+        if label is not None:
+            tree[label][stratum(doc, head)][doc.source].append(doc)
+    labels_of: dict[str, int] = defaultdict(int)
+    for strata in tree.values():
+        for sources in strata.values():
+            for source in sources:
+                labels_of[source] += 1
+    offered = 0
+    for strata in tree.values():
+        for sources in strata.values():
+            for source, members in sources.items():
+                share = max(1, cap_per_source // labels_of[source])
+                sources[source] = rng.sample(sorted(members, key=id), min(share, len(members)))
+                offered += len(sources[source])
+    if not tree:
+        return []
+    per_class = offered / len(tree)
+    chosen: list[tuple[Doc, str]] = []
+    for label in sorted(tree):
+        strata = tree[label]
+        per_stratum = per_class / len(strata)
+        for name in sorted(strata):
+            sources = strata[name]
+            per_source = round(per_stratum / len(sources))
+            for source in sorted(sources):
+                members = sources[source]
+                want = min(per_source, MAX_REPEAT * len(members))
+                picked = rng.sample(members, min(want, len(members)))
+                picked += rng.choices(members, k=want - len(picked))
+                chosen.extend((doc, label) for doc in picked)
+    rng.shuffle(chosen)
+    return chosen

@@ -1,0 +1,28 @@
+"""The labels the classifiers emit (DESIGN.md's taxonomy), in one place."""
+
+from __future__ import annotations
+
+CONTENT_TYPE = "content_type"
+TASK_TYPE = "task_type"
+HEADS = (CONTENT_TYPE, TASK_TYPE)
+
+PROCEDURAL = "procedural"
+CONTENT_LABELS = (PROCEDURAL, "factual", "other")
+TASK_LABELS = (
+    "math",
+    "code",
+    "computing",
+    "science",
+    "health",
+    "cooking",
+    "home_diy",
+    "business_law",
+    "language",
+    "reasoning",
+    "humanities",
+    "other",
+)
+LABELS = {CONTENT_TYPE: CONTENT_LABELS, TASK_TYPE: TASK_LABELS}
+
+# The field of a labelled JSONL record that holds each head's label.
+LABEL_FIELDS = {CONTENT_TYPE: "label_procedural", TASK_TYPE: "task_type"}

@@ -1,0 +1,223 @@
+"""Classifiers: shipped models, shared preprocessing, tagging inside prepare, metrics, training."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from classifiers.calibration import Rule, fit_temperature
+from classifiers.dataset import read_docs
+from classifiers.evaluate import evaluate_models
+from classifiers.metrics import evaluate, p_true_given_pred
+from classifiers.model import MODELS_DIR, Head, confusion_path, model_path, sha256
+from classifiers.preprocess import WINDOW_CHARS, preprocess, window
+from classifiers.tagging import Tagger
+from classifiers.taxonomy import CONTENT_LABELS, HEADS, TASK_LABELS
+from classifiers.train import LineCache
+from conftest import read_jsonl_gz
+from pipeline import schema
+from pipeline.cli import main
+from pipeline.prepare import PrepareConfig, prepare
+
+# A fixed labelled sample: every content type and most task types, 40 documents a source.
+SAMPLE_SOURCES = [
+    "tldr.jsonl.gz",
+    "gsm8k.jsonl.gz",
+    "wordnet.jsonl.gz",
+    "medquad.jsonl.gz",
+    "gutenberg_literature.jsonl.gz",
+    "federalist_pg1404.jsonl.gz",
+    "nodejs_doc.jsonl.gz",
+    "beeton_household.jsonl.gz",
+    "needlework_pg20776.jsonl.gz",
+    "theolb.jsonl.gz",
+]
+PER_SOURCE = 40
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in records)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory, data_dir) -> Path:
+    records = [r for name in SAMPLE_SOURCES for r in read_jsonl_gz(name, PER_SOURCE)]
+    return write_jsonl(tmp_path_factory.mktemp("sample") / "sample.jsonl.gz", records)
+
+
+def test_shipped_models_are_small_and_match_their_cards():
+    for head in HEADS:
+        path = model_path(MODELS_DIR, head)
+        assert path.stat().st_size <= 5_000_000
+        card = json.loads(confusion_path(MODELS_DIR, head).read_text())
+        assert card["sha256"] == sha256(path) and card["model"] == path.name
+        assert card["labels"] == list(CONTENT_LABELS if head == "content_type" else TASK_LABELS)
+        rows = np.array(card["p_true_given_pred"])
+        assert rows.shape == (len(card["labels"]),) * 2
+        assert np.allclose(rows.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_shipped_models_score_above_a_floor_on_a_labelled_sample(sample):
+    report = evaluate_models(sample)
+    labelled = [d for d in read_docs(sample) if d.labels["content_type"] is not None]
+    assert report["content_type"]["n"] == len(labelled) > 300
+    assert report["content_type"]["macro_f1"] >= 0.85
+    assert report["content_type"]["per_class"]["procedural"]["precision"] >= 0.9
+    assert report["task_type"]["macro_f1"] >= 0.8
+
+
+def test_preprocessing_is_one_function_for_training_and_inference(sample):
+    docs = list(read_docs(sample))[:50]
+    texts = [d.text for d in docs]
+    lines = preprocess(texts)
+    # Training goes through LineCache (Python strings), prepare through Arrow arrays.
+    assert LineCache().lines(docs) == lines
+    assert preprocess(pa.array(texts, pa.large_string())) == lines
+    assert all("\n" not in line and line.startswith("_step") for line in lines)
+    head = Head.load(MODELS_DIR, "content_type")
+    proba, _ = head.predict(lines)
+    tagged = Tagger().tag(pa.array(texts))
+    assert np.allclose(tagged["p_procedural"].to_numpy(), proba[:, 0], atol=1e-6)
+
+
+def test_long_documents_are_read_on_head_and_middle():
+    text = "head " * 300 + "middle " * 600 + "tail " * 600
+    chosen = window(text)
+    assert len(chosen) <= WINDOW_CHARS + 1
+    assert chosen.startswith("head") and "middle" in chosen and "tail" not in chosen
+    assert window("short text") == "short text"
+
+
+def _prepare(inputs: Path, out: Path, tag: bool) -> dict:
+    config = PrepareConfig(inputs=[str(inputs)], out=str(out), workers=2, tag=tag)
+    return prepare(config, log=lambda message: None)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory, data_dir) -> Path:
+    folder = tmp_path_factory.mktemp("small")
+    write_jsonl(folder / "mixed.jsonl.gz", read_jsonl_gz("tldr.jsonl.gz", 150))
+    write_jsonl(folder / "stories.jsonl.gz", read_jsonl_gz("gutenberg_literature.jsonl.gz", 60))
+    return folder
+
+
+def test_prepare_tags_kept_documents(small_corpus, tmp_path):
+    summary = _prepare(small_corpus, tmp_path / "tagged", tag=True)
+    docs = pq.read_table(tmp_path / "tagged" / "docs")
+    n_docs = len(schema.DOCS_SCHEMA)
+    assert docs.schema.names[n_docs : n_docs + len(schema.TAG_SCHEMA)] == schema.TAG_SCHEMA.names
+    for field in schema.TAG_SCHEMA:
+        assert docs.schema.field(field.name).type == field.type
+    assert "input_task_type" in docs.column_names and "license" in docs.column_names
+    rows = docs.to_pylist()
+    assert len(rows) == summary["kept"]
+    for row in rows:
+        assert row["p_procedural"] + row["p_factual"] + row["p_other"] == pytest.approx(1, abs=1e-4)
+        assert row["content_type"] in CONTENT_LABELS
+        top3 = row["task_top3"]
+        assert len(top3) == 3 and top3[0]["label"] == row["task_type"]
+        assert top3[0]["p"] == pytest.approx(row["task_p"])
+        assert top3[0]["p"] >= top3[1]["p"] >= top3[2]["p"]
+    # Commands are procedural, stories are not.
+    by_source = {}
+    for row in rows:
+        by_source.setdefault(row["source"], []).append(row["content_type"])
+    assert by_source["tldr"].count("procedural") / len(by_source["tldr"]) >= 0.9
+    assert by_source["gutenberg_literature"].count("procedural") <= 6
+    classifiers = summary["classifiers"]
+    assert set(classifiers) == set(HEADS)
+    for info in classifiers.values():
+        assert {"model", "sha256", "version", "labels", "p_true_given_pred"} <= set(info)
+    assert summary["tag_seconds"] > 0
+
+    untagged = _prepare(small_corpus, tmp_path / "untagged", tag=False)
+    plain = pq.read_table(tmp_path / "untagged" / "docs")
+    assert not set(schema.TAG_SCHEMA.names) & set(plain.column_names)
+    assert "classifiers" not in untagged and plain.num_rows == docs.num_rows
+
+
+def test_metrics_on_a_hand_checked_confusion():
+    labels = ("a", "b", "c")
+    # true a: predicted a, a, b; true b: b, b, c; true c: c, a.
+    y_true = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    y_pred = np.array([0, 0, 1, 1, 1, 2, 2, 0])
+    proba = np.full((8, 3), 0.1)
+    proba[np.arange(8), y_pred] = 0.8
+    result = evaluate(labels, y_true, y_pred, proba)
+    assert result["confusion"] == [[2, 1, 0], [0, 2, 1], [1, 0, 1]]
+    assert result["accuracy"] == 0.625
+    # a: P 2/3 R 2/3; b: P 2/3 R 2/3; c: P 1/2 R 1/2 -> macro-F1 (2/3 + 2/3 + 1/2) / 3.
+    assert result["per_class"]["a"] == {
+        "precision": 0.6667,
+        "recall": 0.6667,
+        "f1": 0.6667,
+        "support": 3,
+    }
+    assert result["per_class"]["c"]["f1"] == 0.5
+    assert result["macro_f1"] == round((2 / 3 + 2 / 3 + 1 / 2) / 3, 4)
+    # All confidences 0.8 in one bin, accuracy 0.625: ECE = 0.175.
+    assert result["ece"] == 0.175
+    # Predicted a: true a twice, true c once.
+    assert p_true_given_pred(np.array(result["confusion"]))[0] == [0.666667, 0.0, 0.333333]
+
+
+def test_eval_classifiers_cli_json(sample, capsys):
+    assert main(["eval-classifiers", str(sample), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == set(HEADS)
+    for result in report.values():
+        assert {"accuracy", "macro_f1", "per_class", "confusion", "ece"} <= set(result)
+    assert main(["eval-classifiers", str(sample)]) == 0
+    assert "macro-F1" in capsys.readouterr().out
+
+
+def test_calibration_rule():
+    # Over-confident: 0.99 on the predicted label, right 70 % of the time.
+    y_true = np.array([0] * 70 + [1] * 30)
+    proba = np.tile([0.99, 0.01], (100, 1))
+    temperature = fit_temperature(proba, y_true)
+    assert temperature > 1
+    assert Rule(temperature).calibrate(proba)[0, 0] == pytest.approx(0.7, abs=0.02)
+    rule = Rule(guarded=0, threshold=0.6)
+    decided = rule.decide(np.array([[0.55, 0.30, 0.15], [0.65, 0.3, 0.05], [0.2, 0.3, 0.5]]))
+    assert decided.tolist() == [1, 0, 2]
+
+
+def test_train_classifiers_end_to_end_and_tag(tmp_path, data_dir, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("tldr", "wordnet", "gutenberg_literature", "gsm8k", "federalist_pg1404"):
+        write_jsonl(data / f"{name}.jsonl.gz", read_jsonl_gz(f"{name}.jsonl.gz", 400))
+    models = tmp_path / "models"
+    argv = ["train-classifiers", "--data", str(data), "--out", str(models)]
+    # fastText often diverges (NaN) on a few hundred lines with tiny vectors: dim 16.
+    small = ["--cap-per-source", "400", "--epoch", "5", "--dim", "16", "--bucket", "200000"]
+    assert main([*argv, *small]) == 0
+    assert "leave-one-source-out" in capsys.readouterr().out
+    report = json.loads((models / "report.json").read_text())
+    assert set(report["content_type"]["loso"]["per_source"]) == {
+        "tldr",
+        "wordnet",
+        "gutenberg_literature",
+        "gsm8k",
+        "federalist_pg1404",
+    }
+    for head in HEADS:
+        assert model_path(models, head).stat().st_size <= 5_000_000
+        meta = json.loads((models / f"{head}.meta.json").read_text())
+        assert meta["rule"]["temperature"] > 0
+    tagged = tmp_path / "tagged.jsonl"
+    source = write_jsonl(tmp_path / "in.jsonl.gz", read_jsonl_gz("tldr.jsonl.gz", 20))
+    assert main(["tag", str(source), "-o", str(tagged), "--models", str(models)]) == 0
+    rows = [json.loads(line) for line in tagged.read_text().splitlines()]
+    assert len(rows) == 20
+    assert all(r["input_task_type"] == "computing" and r["task_type"] in TASK_LABELS for r in rows)
+    assert sum(r["content_type"] == "procedural" for r in rows) >= 15

@@ -237,10 +237,8 @@ class NearDuplicateClusters(_DedupStage):
         for start in range(0, len(borderline), VERIFY_CHUNK_PAIRS):
             chunk = borderline[start : start + VERIFY_CHUNK_PAIRS]
             texts = _texts(layout, offsets, np.unique(_as_pairs(chunk)))
-            hashes, bounds = shingle_hashes(list(texts.values()))
-            shingle_sets = {
-                node: np.unique(hashes[bounds[i] : bounds[i + 1]]) for i, node in enumerate(texts)
-            }
+            hashes, bounds = _distinct_per_text(*shingle_hashes(list(texts.values())))
+            shingle_sets = {node: hashes[bounds[i] : bounds[i + 1]] for i, node in enumerate(texts)}
             reaches[start : start + len(chunk)] = [
                 _jaccard(shingle_sets[a], shingle_sets[b]) >= p.threshold
                 for a, b in zip(chunk["a"], chunk["b"], strict=True)
@@ -291,6 +289,18 @@ def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> dict[int, 
             ):
                 texts[node] = text
     return texts
+
+
+def _distinct_per_text(hashes: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's shingle hashes sorted and deduplicated, with one sort for all texts."""
+    text = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+    order = np.lexsort((hashes, text))
+    hashes, text = hashes[order], text[order]
+    first = np.ones(len(hashes), dtype=bool)
+    first[1:] = (hashes[1:] != hashes[:-1]) | (text[1:] != text[:-1])
+    distinct_bounds = np.zeros(len(bounds), dtype=np.int64)
+    np.cumsum(np.bincount(text[first], minlength=len(bounds) - 1), out=distinct_bounds[1:])
+    return hashes[first], distinct_bounds
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:

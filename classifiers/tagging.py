@@ -11,10 +11,9 @@ import pyarrow as pa
 
 from classifiers.model import MODELS_DIR, Head, confusion_path
 from classifiers.preprocess import preprocess
-from classifiers.taxonomy import CONTENT_TYPE, HEADS, TASK_TYPE
+from classifiers.taxonomy import CONTENT_TYPE, HEADS, TASK_TYPE, TOP3_TYPE
 
 TOP_K = 3
-TOP3_TYPE = pa.list_(pa.struct([pa.field("label", pa.string()), pa.field("p", pa.float32())]))
 
 
 class Tagger:

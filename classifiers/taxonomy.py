@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 CONTENT_TYPE = "content_type"
 TASK_TYPE = "task_type"
 HEADS = (CONTENT_TYPE, TASK_TYPE)
@@ -23,6 +25,9 @@ TASK_LABELS = (
     "other",
 )
 LABELS = {CONTENT_TYPE: CONTENT_LABELS, TASK_TYPE: TASK_LABELS}
+
+# How a document's three most probable task types are stored: a list of {label, p}.
+TOP3_TYPE = pa.list_(pa.struct([pa.field("label", pa.string()), pa.field("p", pa.float32())]))
 
 # The field of a labelled JSONL record that holds each head's label.
 LABEL_FIELDS = {CONTENT_TYPE: "label_procedural", TASK_TYPE: "task_type"}

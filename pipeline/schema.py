@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from classifiers.taxonomy import TOP3_TYPE
+
 FATE_KEPT = "kept"
 FATE_EXACT_DUPLICATE = "exact_duplicate"
 FATE_NEAR_DUPLICATE = "near_duplicate"
@@ -51,7 +53,6 @@ INPUT_PREFIX = "input_"
 # Columns the classifier tagging step adds after DOCS_SCHEMA (``prepare`` tags
 # by default). Input fields with these names are renamed with INPUT_PREFIX
 # too, so a corpus's own ``task_type`` label lands in ``input_task_type``.
-TASK_TOP3_TYPE = pa.list_(pa.struct([pa.field("label", pa.string()), pa.field("p", pa.float32())]))
 TAG_SCHEMA = pa.schema(
     [
         pa.field("content_type", pa.string()),
@@ -60,7 +61,7 @@ TAG_SCHEMA = pa.schema(
         pa.field("p_other", pa.float32()),
         pa.field("task_type", pa.string()),
         pa.field("task_p", pa.float32()),
-        pa.field("task_top3", TASK_TOP3_TYPE),
+        pa.field("task_top3", TOP3_TYPE),
     ]
 )
 RESERVED_COLUMNS = frozenset(DOCS_SCHEMA.names) | frozenset(TAG_SCHEMA.names) | {"extra"}

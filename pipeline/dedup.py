@@ -17,6 +17,7 @@ workers ran).
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +30,10 @@ from scipy.sparse.csgraph import connected_components
 from pipeline import schema
 from pipeline.atomic import AtomicParquetWriter, atomic_path
 from pipeline.layout import DedupParams, Layout
-from pipeline.minhash import shingle_hashes
+from pipeline.minhash import shingle_jaccards
 
 CLUSTER_ROW_GROUP = 65536
 VERIFY_CHUNK_PAIRS = 2048
-TEXT_READ_GROUPS = 8
 EDGE_DTYPE = np.dtype(
     [("a", np.int64), ("b", np.int64), ("estimate", np.float32), ("sparse", np.bool_)]
 )
@@ -89,14 +89,16 @@ class _RankedArrays:
     def take(self, nodes: np.ndarray) -> np.ndarray:
         out = np.empty((len(nodes), self.width), dtype=self.dtype)
         rank_of = np.searchsorted(self.offsets, nodes, side="right") - 1
-        for rank in np.unique(rank_of):
-            count = int(self.offsets[rank + 1] - self.offsets[rank])
-            values = np.memmap(
-                self.paths[rank], dtype=self.dtype, mode="r", shape=(count, self.width)
-            )
-            mask = rank_of == rank
-            out[mask] = values[nodes[mask] - self.offsets[rank]]
-            del values
+        order = np.argsort(rank_of, kind="stable")
+        ranks, firsts = np.unique(rank_of[order], return_index=True)
+        for rank, mine in zip(ranks, np.split(order, firsts[1:]), strict=True):
+            # A plain mmap: np.memmap costs more to open than a band's rows cost to read.
+            with open(self.paths[rank], "rb") as f, mmap.mmap(
+                f.fileno(), 0, access=mmap.ACCESS_READ
+            ) as mapped:
+                values = np.frombuffer(mapped, dtype=self.dtype).reshape(-1, self.width)
+                out[mine] = values[nodes[mine] - self.offsets[rank]]
+                del values
         return out
 
 
@@ -153,7 +155,8 @@ class LshBuckets(_DedupStage):
             high = _RankedArrays(
                 offsets, [layout.content_hash_high(r) for r in ranks], np.uint64, 1
             )
-            keep = high.take(pairs[:, 0])[:, 0] == high.take(pairs[:, 1])[:, 0]
+            ends = high.take(pairs.ravel()).reshape(len(pairs), 2)
+            keep = ends[:, 0] == ends[:, 1]
             pairs, estimate = pairs[keep], np.ones(int(keep.sum()), dtype=np.float32)
             sparse = np.zeros(len(pairs), dtype=bool)
         else:
@@ -161,13 +164,12 @@ class LshBuckets(_DedupStage):
             signatures = _RankedArrays(
                 offsets, [layout.signatures(r) for r in ranks], np.uint32, p.num_perm
             )
-            estimate = (signatures.take(pairs[:, 0]) == signatures.take(pairs[:, 1])).mean(
-                axis=1, dtype=np.float32
-            )
+            ends = signatures.take(pairs.ravel()).reshape(len(pairs), 2, p.num_perm)
+            estimate = (ends[:, 0] == ends[:, 1]).mean(axis=1, dtype=np.float32)
             keep = estimate >= p.threshold - borderline_margin(p)
             pairs, estimate = pairs[keep], estimate[keep]
             filled = _RankedArrays(offsets, [layout.filled_bins(r) for r in ranks], np.uint16, 1)
-            fewest = np.minimum(filled.take(pairs[:, 0]), filled.take(pairs[:, 1]))[:, 0]
+            fewest = filled.take(pairs.ravel()).reshape(len(pairs), 2).min(axis=1)
             sparse = is_sparse(fewest, p)
         edges = np.zeros(len(pairs), dtype=EDGE_DTYPE)
         edges["a"], edges["b"] = pairs[:, 0], pairs[:, 1]
@@ -193,7 +195,7 @@ class NearDuplicateClusters(_DedupStage):
                     (exact if band == p.exact_band else near).append(edges)
             exact_edges = _as_pairs(np.concatenate(exact))
             offsets = layout.doc_offsets(self.ingest_ranks)
-            near_edges = self._accepted(layout, offsets, np.unique(np.concatenate(near)))
+            near_edges = self._accepted(layout, offsets, _distinct_edges(np.concatenate(near)))
             all_edges = np.concatenate([near_edges, exact_edges])
             nodes, compact = np.unique(all_edges, return_inverse=True)
             compact = compact.reshape(-1, 2)
@@ -235,14 +237,13 @@ class NearDuplicateClusters(_DedupStage):
         self.stat_update("borderline_pairs", value=len(borderline))
         reaches = np.zeros(len(borderline), dtype=bool)
         for start in range(0, len(borderline), VERIFY_CHUNK_PAIRS):
-            chunk = borderline[start : start + VERIFY_CHUNK_PAIRS]
-            texts = _texts(layout, offsets, np.unique(_as_pairs(chunk)))
-            hashes, bounds = _distinct_per_text(*shingle_hashes(list(texts.values())))
-            shingle_sets = {node: hashes[bounds[i] : bounds[i + 1]] for i, node in enumerate(texts)}
-            reaches[start : start + len(chunk)] = [
-                _jaccard(shingle_sets[a], shingle_sets[b]) >= p.threshold
-                for a, b in zip(chunk["a"], chunk["b"], strict=True)
-            ]
+            chunk = _as_pairs(borderline[start : start + VERIFY_CHUNK_PAIRS])
+            nodes = np.unique(chunk)
+            texts = _texts(layout, offsets, nodes)
+            # Rows of `chunk` as positions in `nodes`, the order of `texts`.
+            positions = np.searchsorted(nodes, chunk)
+            jaccards = shingle_jaccards(texts, positions)
+            reaches[start : start + len(chunk)] = jaccards >= p.threshold
         return _as_pairs(np.concatenate([edges[clear], borderline[reaches]]))
 
     def _doc_keys(self, layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> pa.Array:
@@ -258,56 +259,36 @@ class NearDuplicateClusters(_DedupStage):
         return pa.array(keys, type=pa.string())
 
 
+def _distinct_edges(edges: np.ndarray) -> np.ndarray:
+    """Each pair once, sorted by (a, b): several bands find the same pair, with equal fields."""
+    edges = edges[np.lexsort((edges["b"], edges["a"]))]
+    first = np.ones(len(edges), dtype=bool)
+    first[1:] = (edges["a"][1:] != edges["a"][:-1]) | (edges["b"][1:] != edges["b"][:-1])
+    return edges[first]
+
+
 def _as_pairs(edges: np.ndarray) -> np.ndarray:
     return np.stack([edges["a"], edges["b"]], axis=1) if len(edges) else np.zeros((0, 2), np.int64)
 
 
-def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> dict[int, str]:
-    """Texts of the given global document numbers, reading only the row groups holding them."""
-    texts: dict[int, str] = {}
+def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> pa.LargeStringArray:
+    """Texts of the given global document numbers (sorted), read from the raw text files."""
+    pieces, lengths = [], []
     rank_of = np.searchsorted(offsets, nodes, side="right") - 1
     for rank in np.unique(rank_of):
-        parquet = pq.ParquetFile(layout.ingest_docs(int(rank)))
-        rows_per_group = [
-            parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)
-        ]
-        group_starts = np.cumsum([0, *rows_per_group])
-        wanted = nodes[rank_of == rank]
-        local = wanted - offsets[rank]
-        group_of = np.searchsorted(group_starts, local, side="right") - 1
-        groups = np.unique(group_of)
-        # A few row groups per read: fewer calls, and memory bounded by the read.
-        for first in range(0, len(groups), TEXT_READ_GROUPS):
-            batch = groups[first : first + TEXT_READ_GROUPS]
-            in_batch = np.isin(group_of, batch)
-            read_starts = np.cumsum([0, *(rows_per_group[g] for g in batch[:-1])])
-            rows = local[in_batch] - group_starts[group_of[in_batch]]
-            position = read_starts[np.searchsorted(batch, group_of[in_batch])] + rows
-            column = parquet.read_row_groups(batch.tolist(), columns=["text"])["text"]
-            for node, text in zip(
-                wanted[in_batch].tolist(), column.take(position).to_pylist(), strict=True
-            ):
-                texts[node] = text
-    return texts
-
-
-def _distinct_per_text(hashes: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each text's shingle hashes sorted and deduplicated, with one sort for all texts."""
-    text = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
-    order = np.lexsort((hashes, text))
-    hashes, text = hashes[order], text[order]
-    first = np.ones(len(hashes), dtype=bool)
-    first[1:] = (hashes[1:] != hashes[:-1]) | (text[1:] != text[:-1])
-    distinct_bounds = np.zeros(len(bounds), dtype=np.int64)
-    np.cumsum(np.bincount(text[first], minlength=len(bounds) - 1), out=distinct_bounds[1:])
-    return hashes[first], distinct_bounds
-
-
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Jaccard similarity of two arrays of distinct values."""
-    shared = len(np.intersect1d(a, b, assume_unique=True))
-    union = len(a) + len(b) - shared
-    return shared / union if union else 1.0
+        ends = np.fromfile(layout.raw_text_ends(int(rank)), dtype=np.int64)
+        starts = np.concatenate([[0], ends[:-1]])
+        local = nodes[rank_of == rank] - offsets[rank]
+        with open(layout.raw_texts(int(rank)), "rb") as f:
+            for start, end in zip(starts[local].tolist(), ends[local].tolist(), strict=True):
+                f.seek(start)
+                pieces.append(f.read(end - start))
+                lengths.append(end - start)
+    bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    return pa.LargeStringArray.from_buffers(
+        len(lengths), pa.py_buffer(bounds), pa.py_buffer(b"".join(pieces))
+    )
 
 
 def _components(edges: np.ndarray, n: int) -> np.ndarray:

@@ -12,6 +12,7 @@ processes fork from a server that has already imported procmix.
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import traceback
 from collections import deque
@@ -47,9 +48,12 @@ class RankExecutor(PipelineExecutor):
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1) -> PipelineStats:
         if self.is_rank_completed(rank):
             return PipelineStats()
+        # Fresh steps per rank: a step's stats must count this rank only, also when
+        # ranks run one after another in this process.
+        pipeline = copy.deepcopy(self.pipeline)
         try:
             data = None
-            for step in self.pipeline:
+            for step in pipeline:
                 if callable(step):
                     data = step(data, rank, self.world_size)
                 elif isinstance(step, Sequence) and not isinstance(step, str):
@@ -62,7 +66,7 @@ class RankExecutor(PipelineExecutor):
             with self.logging_dir.open(f"logs/task_{rank:05d}.log", "w") as log:
                 log.write(traceback.format_exc())
             raise
-        stats = PipelineStats(self.pipeline)
+        stats = PipelineStats(pipeline)
         with self.logging_dir.open(f"stats/{rank:05d}.json", "w") as f:
             stats.save_to_disk(f)
         self.mark_rank_as_completed(rank)

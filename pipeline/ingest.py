@@ -223,6 +223,8 @@ class IngestWriter(PipelineStep):
             *(layout.band_hashes(rank, b) for b in range(p.bands + 1)),
             layout.content_hash_high(rank),
             layout.filled_bins(rank),
+            layout.raw_texts(rank),
+            layout.raw_text_ends(rank),
         ]
         extra_types: dict[str, set[str]] = {}
         documents = 0
@@ -243,7 +245,7 @@ class IngestWriter(PipelineStep):
                     batch.append(doc)
                     size += len(doc.text)
                 if batch and (doc is None or len(batch) >= BATCH_DOCS or size >= BATCH_BYTES):
-                    text_bytes += self._write(batch, writer, handles, extra_types)
+                    text_bytes += self._write(batch, writer, handles, extra_types, text_bytes)
                     documents += len(batch)
                     yield from batch
                     batch, size = [], 0
@@ -257,7 +259,8 @@ class IngestWriter(PipelineStep):
             },
         )
 
-    def _write(self, batch: list[Document], writer, handles, extra_types) -> int:
+    def _write(self, batch: list[Document], writer, handles, extra_types, text_start: int) -> int:
+        """Write one batch; ``text_start`` is where its texts begin in the rank's raw texts."""
         p = self.params
         texts = pa.array([d.text for d in batch], pa.large_string())
         with self.track_time(unit="batch"):
@@ -286,6 +289,8 @@ class IngestWriter(PipelineStep):
         handles[1 + p.bands].write(low.tobytes())
         handles[2 + p.bands].write(high.tobytes())
         handles[3 + p.bands].write(filled.astype(np.uint16).tobytes())
+        handles[4 + p.bands].write(data[ends[0] : ends[-1]])
+        handles[5 + p.bands].write((ends[1:] - ends[0] + text_start).tobytes())
 
         extras = [d.metadata["extra"] for d in batch]
         for key, kinds in field_types(extras).items():

@@ -111,6 +111,14 @@ class Layout:
         """How many MinHash bins each document filled itself, one uint16 per document."""
         return self.work / "signatures" / f"{rank:05d}.filled.u16"
 
+    def raw_texts(self, rank: int) -> Path:
+        """Every document's UTF-8 text back to back, uncompressed: random access for dedup."""
+        return self.work / "texts" / f"{rank:05d}.utf8"
+
+    def raw_text_ends(self, rank: int) -> Path:
+        """Where each document's text ends in ``raw_texts``, one int64 per document."""
+        return self.work / "texts" / f"{rank:05d}.ends.i64"
+
     def content_hash_high(self, rank: int) -> Path:
         return self.work / "bands" / f"{rank:05d}" / "content_high.u64"
 

@@ -7,7 +7,13 @@ import random
 import numpy as np
 
 from conftest import read_jsonl_gz
-from pipeline.minhash import minhash_signatures, normalized_words, shingle_hashes, shingles
+from pipeline.minhash import (
+    minhash_signatures,
+    normalized_words,
+    shingle_hashes,
+    shingle_jaccards,
+    shingles,
+)
 
 
 def test_normalisation_folds_case_punctuation_and_space():
@@ -76,3 +82,20 @@ def test_short_texts_are_densified_and_report_their_filled_bins(data_dir):
     )
     estimated = (sig_a[:-2] == sig_b).mean(axis=1)
     assert abs((estimated - true).mean()) < 0.03
+
+
+def test_exact_jaccards_match_the_set_definition(data_dir):
+    rng = random.Random(2)
+    docs = [r["text"] for r in read_jsonl_gz("medquad.jsonl.gz", 150)]
+    edited = [" ".join(w if rng.random() > 0.1 else "x" for w in t.split()) for t in docs]
+    texts = docs + edited + ["", "!!"]
+    n = len(docs)
+    pairs = [(i, n + i) for i in range(n)] + [(i, i + 1) for i in range(n - 1)]
+    pairs += [(2 * n, 2 * n + 1), (0, 2 * n)]
+    expected = []
+    for a, b in pairs:
+        sa, sb = shingles(texts[a]), shingles(texts[b])
+        expected.append(len(sa & sb) / len(sa | sb) if sa | sb else 1.0)
+    got = shingle_jaccards(texts, np.array(pairs))
+    assert np.allclose(got, expected)
+    assert 0.0 < got[:n].mean() < 1.0 and got[-2] == 1.0 and got[-1] == 0.0

@@ -181,6 +181,18 @@ def test_duckdb_views_and_summary(reference):
     con.close()
 
 
+def test_per_rank_stats_count_their_own_rank_only(reference):
+    # The reference ran its ranks one after another in one process (workers=1).
+    written = 0
+    for path in sorted((reference / "_logs" / "ingest" / "stats").glob("*.json")):
+        for step in json.loads(path.read_text()):
+            if step["name"].endswith("dedup keys + ingest writer"):
+                value = step["stats"]["documents"]
+                written += value["total"] if isinstance(value, dict) else value
+    fates = pq.read_table(reference / "ledger", columns=["fate"])["fate"].to_pylist()
+    assert written == sum(fate != "quarantined" for fate in fates)
+
+
 def test_output_is_identical_across_executors_and_workers(corpus, reference, tmp_path):
     expected = _digests(reference)
     _prepare(corpus, tmp_path / "local2", workers=2)

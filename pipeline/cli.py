@@ -9,10 +9,13 @@ import sys
 import classifiers.cli
 import mixtures.cli
 from pipeline import __version__
+from pipeline.forkserver import start_early
 from pipeline.layout import DedupParams
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    if args.executor == "local" and args.workers > 1:
+        start_early()
     from pipeline.prepare import PrepareConfig, PrepareError, format_summary, prepare
 
     try:

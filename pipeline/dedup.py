@@ -88,6 +88,8 @@ class _RankedArrays:
 
     def take(self, nodes: np.ndarray) -> np.ndarray:
         out = np.empty((len(nodes), self.width), dtype=self.dtype)
+        if not len(nodes):
+            return out
         rank_of = np.searchsorted(self.offsets, nodes, side="right") - 1
         order = np.argsort(rank_of, kind="stable")
         ranks, firsts = np.unique(rank_of[order], return_index=True)

@@ -13,7 +13,6 @@ processes fork from a server that has already imported procmix.
 from __future__ import annotations
 
 import copy
-import multiprocessing
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -22,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from datatrove.executor.base import DistributedEnvVars, PipelineExecutor
 from datatrove.utils.stats import PipelineStats
 
-_PRELOAD = ["pipeline.executors", "pipeline.ingest", "pipeline.dedup", "pipeline.finalize"]
+from pipeline.forkserver import worker_context
 
 
 class RankExecutor(PipelineExecutor):
@@ -94,9 +93,9 @@ class LocalExecutor(RankExecutor):
         ranks = self.get_incomplete_ranks()
         if self.workers == 1:
             return self._merge([self._run_for_rank(rank) for rank in ranks])
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
-        with ProcessPoolExecutor(min(self.workers, len(ranks) or 1), mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            min(self.workers, len(ranks) or 1), mp_context=worker_context()
+        ) as pool:
             futures = [pool.submit(self._run_for_rank, rank) for rank in ranks]
             return self._merge([future.result() for future in as_completed(futures)])
 

@@ -1,10 +1,8 @@
 """MinHash signatures over word 5-gram shingles of normalised text.
 
 The one public entry point is :func:`minhash_signatures`; everything else is a
-helper so the backend can change without touching the pipeline. Today the
-folding runs in Arrow kernels and a byte pass; word splitting, shingle hashing
-and one-permutation MinHash run in two small numba kernels over the folded
-bytes of a whole batch (one pass, no Python call per word or per document).
+helper so the backend (today: vectorised shingle hashing and one-permutation
+MinHash, both in numpy) can change without touching the pipeline.
 
 Normalisation folds case (Unicode lower-casing), ASCII punctuation and the common
 Unicode quotes/dashes to a word break, and any run of whitespace to one break.
@@ -14,10 +12,10 @@ shingle.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 SHINGLE_WORDS = 5
 
@@ -31,15 +29,21 @@ _WORD_BYTES = bytes(
 # Unicode punctuation common in real text, folded like its ASCII twin.
 _UNICODE_PUNCTUATION = "[\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb]"
 _SHINGLE_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
 _EMPTY_BIN = np.uint32(0xFFFFFFFF)
-# Kernel argument types, given up front so that the kernels compile (or load
-# from numba's on-disk cache) when this module is imported: worker processes
-# forked after that import start with them ready.
-_BYTES = numba.types.Array(numba.uint8, 1, "C", readonly=True)
-_INT64S = numba.types.Array(numba.int64, 1, "C")
-_UINT64S = numba.types.Array(numba.uint64, 1, "C")
+
+
+def _folded_words(texts: pa.Array) -> pa.ListArray:
+    """Words of each text after case, punctuation and whitespace folding (Arrow kernels)."""
+    texts = _unicode_folded(texts.cast(pa.large_string()))
+    _, offsets, data = texts.buffers()
+    # One byte-for-byte pass lower-cases ASCII and turns separators into spaces;
+    # it keeps every offset, so Arrow's offsets still delimit the texts.
+    raw = data.to_pybytes() if data is not None else b""
+    folded = pa.LargeStringArray.from_buffers(
+        len(texts), offsets, pa.py_buffer(raw.translate(_WORD_BYTES)), offset=texts.offset
+    )
+    # Leading/trailing separators split into empty strings; shingle_hashes drops them.
+    return pc.ascii_split_whitespace(folded)
 
 
 def _unicode_folded(texts: pa.LargeStringArray) -> pa.LargeStringArray:
@@ -60,31 +64,9 @@ def _unicode_folded(texts: pa.LargeStringArray) -> pa.LargeStringArray:
     return pa.concat_arrays([texts, folded]).take(source)
 
 
-def _folded_bytes(texts: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The folded UTF-8 bytes of all texts, back to back, and each text's offsets.
-
-    Lower-cased, with every ASCII separator (punctuation, whitespace) turned
-    into a space: a word is then a maximal run of non-space bytes. One
-    byte-for-byte pass keeps every offset, so Arrow's offsets still delimit
-    the texts.
-    """
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    if not isinstance(texts, pa.Array):
-        texts = pa.array(texts, pa.large_string())
-    texts = _unicode_folded(texts.cast(pa.large_string()))
-    _, offsets, data = texts.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64, count=len(texts) + 1, offset=8 * texts.offset)
-    raw = data.to_pybytes()[bounds[0] : bounds[-1]] if data is not None else b""
-    folded = np.frombuffer(raw.translate(_WORD_BYTES), dtype=np.uint8)
-    return folded, bounds - bounds[0]
-
-
 def normalized_words(text: str) -> list[str]:
     """The words MinHash sees, after case, punctuation and whitespace folding."""
-    folded, _ = _folded_bytes([text])
-    # Split on the space byte only, as the kernel does (not on Unicode spaces).
-    return [word for word in folded.tobytes().decode().split(" ") if word]
+    return [w for w in _folded_words(pa.array([text])).to_pylist()[0] if w]
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
@@ -95,49 +77,6 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
     return {" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
 
 
-@numba.njit((_BYTES, _INT64S, numba.int64), cache=True, nogil=True)
-def _shingle_kernel(
-    data: np.ndarray, bounds: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    n_texts = len(bounds) - 1
-    # A text of b bytes has at most (b + 1) // 2 words, so at most as many shingles.
-    hashes = np.empty(len(data) // 2 + n_texts, dtype=np.uint64)
-    counts = np.zeros(n_texts, dtype=np.int64)
-    recent = np.zeros(size, dtype=np.uint64)
-    written = 0
-    for text in range(n_texts):
-        words = 0
-        word_hash = _FNV_OFFSET
-        in_word = False
-        end = bounds[text + 1]
-        # One step past the end closes the last word.
-        for i in range(bounds[text], end + 1):
-            if i < end and data[i] != _SEPARATOR:
-                if not in_word:
-                    word_hash = _FNV_OFFSET
-                    in_word = True
-                word_hash = (word_hash ^ np.uint64(data[i])) * _FNV_PRIME
-            elif in_word:
-                in_word = False
-                recent[words % size] = word_hash
-                words += 1
-                if words >= size:
-                    value = np.uint64(0)
-                    for k in range(words - size, words):
-                        value = value * _SHINGLE_HASH_BASE + recent[k % size]
-                    hashes[written] = value
-                    written += 1
-        if 0 < words < size:
-            # A short text is one shingle of the words it has, padded with zeros.
-            value = np.uint64(0)
-            for k in range(size):
-                value = value * _SHINGLE_HASH_BASE + (recent[k] if k < words else np.uint64(0))
-            hashes[written] = value
-            written += 1
-        counts[text] = max(words - size + 1, 1) if words else 0
-    return hashes[:written], counts
-
-
 def shingle_hashes(
     texts: list[str] | pa.Array, size: int = SHINGLE_WORDS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -146,50 +85,55 @@ def shingle_hashes(
     Returns ``(hashes, offsets)`` where the shingles of text ``i`` are
     ``hashes[offsets[i]:offsets[i + 1]]``. A text with fewer than ``size`` words
     has one shingle made of the words it has; a text with no words has none.
-    A word hashes with FNV-1a over its folded bytes; a shingle combines its
-    ``size`` word hashes as a polynomial (order matters).
+    Splitting and word de-duplication run in Arrow's C++ kernels, only the
+    distinct words of the batch are hashed in Python (xxh3), and shingle hashes
+    combine ``size`` consecutive word hashes in numpy: no Python loop per word.
     """
-    data, bounds = _folded_bytes(texts)
-    hashes, counts = _shingle_kernel(data, bounds, size)
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return hashes, offsets
+    if not isinstance(texts, pa.Array):
+        texts = pa.array(texts, pa.large_string())
+    words = _folded_words(texts)
+    words_per_text = pc.list_value_length(words).fill_null(0).to_numpy().astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(words))
+    distinct = encoded.dictionary.to_pylist()
+    distinct_hash = np.fromiter(
+        map(xxhash.xxh3_64_intdigest, distinct), dtype=np.uint64, count=len(distinct)
+    )
+    tokens = encoded.indices.to_numpy()
+    if "" in distinct:
+        # Separators at a text's start or end split into "" tokens: not words.
+        is_word = tokens != distinct.index("")
+        text_of_token = np.repeat(np.arange(len(texts)), words_per_text)
+        words_per_text = np.bincount(text_of_token[is_word], minlength=len(texts))
+        tokens = tokens[is_word]
+    word_hash = distinct_hash[tokens]
 
-
-@numba.njit((_UINT64S, _INT64S, _INT64S, _INT64S), cache=True, nogil=True)
-def _jaccard_kernel(
-    hashes: np.ndarray, offsets: np.ndarray, first: np.ndarray, second: np.ndarray
-) -> np.ndarray:
-    n_texts = len(offsets) - 1
-    # Each text's shingles sorted and deduplicated in place, then merged pairwise.
-    distinct = np.zeros(n_texts, dtype=np.int64)
-    for text in range(n_texts):
-        start, end = offsets[text], offsets[text + 1]
-        hashes[start:end] = np.sort(hashes[start:end])
-        count = 0
-        for i in range(start, end):
-            if count == 0 or hashes[i] != hashes[start + count - 1]:
-                hashes[start + count] = hashes[i]
-                count += 1
-        distinct[text] = count
-    jaccards = np.empty(len(first), dtype=np.float64)
-    for pair in range(len(first)):
-        a, b = first[pair], second[pair]
-        i, i_end = offsets[a], offsets[a] + distinct[a]
-        j, j_end = offsets[b], offsets[b] + distinct[b]
-        shared = 0
-        while i < i_end and j < j_end:
-            if hashes[i] == hashes[j]:
-                shared += 1
-                i += 1
-                j += 1
-            elif hashes[i] < hashes[j]:
-                i += 1
-            else:
-                j += 1
-        union = distinct[a] + distinct[b] - shared
-        jaccards[pair] = shared / union if union else 1.0
-    return jaccards
+    n_words = len(word_hash)
+    first_word = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum(words_per_text[:-1], out=first_word[1:])
+    # Combine every run of `size` consecutive words, ignoring text boundaries; the
+    # runs that cross one are dropped below, and short texts are redone on their own.
+    padded = np.concatenate([word_hash, np.zeros(size, dtype=np.uint64)])
+    combined = np.zeros(n_words, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(size):
+            combined *= _SHINGLE_HASH_BASE
+            combined += padded[k : k + n_words]
+        short = np.flatnonzero((words_per_text > 0) & (words_per_text < size))
+        for text in short:
+            first, count = first_word[text], words_per_text[text]
+            value = np.uint64(0)
+            for k in range(size):
+                value *= _SHINGLE_HASH_BASE
+                value += word_hash[first + k] if k < count else np.uint64(0)
+            combined[first] = value
+    shingles_per_text = np.where(words_per_text > 0, np.maximum(words_per_text - size + 1, 1), 0)
+    starts = np.repeat(first_word, shingles_per_text)
+    within = np.arange(len(starts)) - np.repeat(
+        np.cumsum(shingles_per_text) - shingles_per_text, shingles_per_text
+    )
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(shingles_per_text, out=offsets[1:])
+    return combined[starts + within], offsets
 
 
 def shingle_jaccards(texts: list[str] | pa.Array, pairs: np.ndarray) -> np.ndarray:
@@ -197,54 +141,73 @@ def shingle_jaccards(texts: list[str] | pa.Array, pairs: np.ndarray) -> np.ndarr
 
     Two texts without words have Jaccard 1 (equal empty sets).
     """
-    hashes, offsets = shingle_hashes(texts)
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    return _jaccard_kernel(
-        hashes, offsets, np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+    hashes, bounds = _distinct_per_text(*shingle_hashes(texts))
+    sets = [hashes[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+    return np.array(
+        [_jaccard(sets[a], sets[b]) for a, b in np.asarray(pairs).reshape(-1, 2).tolist()],
+        dtype=np.float64,
     )
 
 
-@numba.njit((_UINT64S, _INT64S, numba.int64, numba.int64), cache=True, nogil=True)
-def _one_permutation_kernel(
-    hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    n_texts = len(offsets) - 1
-    signatures = np.full((n_texts, num_perm), _EMPTY_BIN, dtype=np.uint32)
-    filled = np.zeros(n_texts, dtype=np.int64)
-    salt = np.uint64(seed) * _SHINGLE_HASH_BASE
-    bins = np.uint64(num_perm)
-    step = np.uint32(_SHINGLE_HASH_BASE & np.uint64(0xFFFFFFFF))
-    for text in range(n_texts):
-        row = signatures[text]
-        for s in range(offsets[text], offsets[text + 1]):
-            # splitmix64's finaliser: every output bit depends on every input bit.
-            x = hashes[s] ^ salt
-            x ^= x >> np.uint64(30)
-            x *= np.uint64(0xBF58476D1CE4E5B9)
-            x ^= x >> np.uint64(27)
-            x *= np.uint64(0x94D049BB133111EB)
-            x ^= x >> np.uint64(31)
-            slot = ((x >> np.uint64(32)) * bins) >> np.uint64(32)
-            low = np.uint32(x & np.uint64(0xFFFFFFFF))
-            if low < row[slot]:
-                row[slot] = low
-        first_filled = -1
-        for b in range(num_perm):
-            if row[b] != _EMPTY_BIN:
-                filled[text] += 1
-                if first_filled < 0:
-                    first_filled = b
-        if first_filled < 0 or filled[text] == num_perm:
-            continue
-        # Densification: an empty bin borrows from the next filled bin to its right
-        # (wrapping round), offset by the distance; see minhash_signatures.
-        source = first_filled + num_perm
-        for b in range(num_perm - 1, -1, -1):
-            if row[b] != _EMPTY_BIN:
-                source = b
-            else:
-                row[b] = row[source % num_perm] + np.uint32(source - b) * step
-    return signatures, filled
+def _distinct_per_text(hashes: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's shingle hashes sorted and deduplicated, with one sort for all texts."""
+    text = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+    order = np.lexsort((hashes, text))
+    hashes, text = hashes[order], text[order]
+    first = np.ones(len(hashes), dtype=bool)
+    first[1:] = (hashes[1:] != hashes[:-1]) | (text[1:] != text[:-1])
+    distinct_bounds = np.zeros(len(bounds), dtype=np.int64)
+    np.cumsum(np.bincount(text[first], minlength=len(bounds) - 1), out=distinct_bounds[1:])
+    return hashes[first], distinct_bounds
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of two arrays of distinct values."""
+    shared = len(np.intersect1d(a, b, assume_unique=True))
+    union = len(a) + len(b) - shared
+    return shared / union if union else 1.0
+
+
+def _mix(hashes: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64's finaliser over ``hashes ^ seed``: each output bit depends on all input bits."""
+    with np.errstate(over="ignore"):
+        x = hashes ^ (np.uint64(seed) * _SHINGLE_HASH_BASE)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
+
+
+def _densify(signatures: np.ndarray, empty: np.ndarray) -> None:
+    """Fill the bins a text left empty, in place, from the next filled bin to the right.
+
+    The direction is the same for every text, so two texts that both miss a bin
+    borrow from the same place and still collide with probability equal to
+    their Jaccard (Shrivastava and Li 2014, densified one-permutation hashing).
+    The borrowed minimum is offset by the distance so that it cannot pass for
+    the neighbour's own value. Texts with no filled bin stay empty.
+    """
+    num_perm = signatures.shape[1]
+    partly_empty = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
+    if not len(partly_empty):
+        return
+    empty = empty[partly_empty]
+    bin_index = np.arange(num_perm, dtype=np.int16)
+    beyond = np.int16(2 * num_perm)
+    # Next filled bin at or after each bin; past the last one, wrap to the first.
+    source = np.where(empty, beyond, bin_index)
+    source = np.minimum.accumulate(source[:, ::-1], axis=1)[:, ::-1]
+    first_filled = source[:, :1]
+    source = np.where(source == beyond, first_filled + np.int16(num_perm), source)
+    rows = signatures[partly_empty]
+    borrowed = np.take_along_axis(rows, source % num_perm, axis=1)
+    with np.errstate(over="ignore"):
+        borrowed += (source - bin_index).astype(np.uint32) * np.uint32(
+            _SHINGLE_HASH_BASE & 0xFFFFFFFF
+        )
+    signatures[partly_empty] = np.where(empty, borrowed, rows)
 
 
 def minhash_signatures(
@@ -255,17 +218,22 @@ def minhash_signatures(
     Returns a ``(len(texts), num_perm)`` uint32 array and an int64 array.
     One-permutation hashing: each shingle's mixed hash picks a bin with its high
     bits and competes for that bin's minimum with its low bits, so a shingle is
-    hashed once instead of ``num_perm`` times. Bins a short text leaves empty
-    are filled by densification (Shrivastava and Li 2014): each borrows the
-    minimum of the next filled bin to its right, offset by the distance so it
-    cannot pass for that bin's own value. The direction is the same for every
-    text, so two texts that both miss a bin borrow from the same place and
-    still collide with probability equal to their Jaccard.
-
+    hashed once instead of ``num_perm`` times; bins a short text leaves empty
+    are filled by densification (see ``_densify``). The fraction of equal bins
+    estimates the Jaccard of two shingle sets, as with ``num_perm`` permutations.
     A text without words gets an all-ones signature; callers must not bucket it (it
     would match every other empty-looking text): its filled count is 0. Bins
     filled by densification are copies, so a text that filled few bins itself
     gets noisier estimates than the binomial error of ``num_perm`` draws.
     """
     hashes, offsets = shingle_hashes(texts)
-    return _one_permutation_kernel(hashes, offsets, num_perm, seed)
+    n = len(offsets) - 1
+    mixed = _mix(hashes, seed)
+    bins = ((mixed >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)
+    text_of_shingle = np.repeat(np.arange(n, dtype=np.uint64), np.diff(offsets))
+    signatures = np.full(n * num_perm, _EMPTY_BIN, dtype=np.uint32)
+    np.minimum.at(signatures, text_of_shingle * np.uint64(num_perm) + bins, mixed.astype(np.uint32))
+    signatures = signatures.reshape(n, num_perm)
+    empty = signatures == _EMPTY_BIN
+    _densify(signatures, empty)
+    return signatures, num_perm - empty.sum(axis=1)

@@ -127,13 +127,15 @@ def shingle_hashes(
                 value += word_hash[first + k] if k < count else np.uint64(0)
             combined[first] = value
     shingles_per_text = np.where(words_per_text > 0, np.maximum(words_per_text - size + 1, 1), 0)
-    starts = np.repeat(first_word, shingles_per_text)
-    within = np.arange(len(starts)) - np.repeat(
-        np.cumsum(shingles_per_text) - shingles_per_text, shingles_per_text
-    )
+    # A text's shingles are the runs starting at its first `shingles_per_text`
+    # words; mark those runs with a +1/-1 difference array (texts do not overlap).
+    has = shingles_per_text > 0
+    marks = np.zeros(n_words + 1, dtype=np.int8)
+    marks[first_word[has]] += 1
+    marks[first_word[has] + shingles_per_text[has]] -= 1
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(shingles_per_text, out=offsets[1:])
-    return combined[starts + within], offsets
+    return combined[np.cumsum(marks[:-1], dtype=np.int8).view(bool)], offsets
 
 
 def shingle_jaccards(texts: list[str] | pa.Array, pairs: np.ndarray) -> np.ndarray:

@@ -54,7 +54,7 @@ def probabilities(
     counts = np.fromiter(map(len, probs), dtype=np.intp, count=len(probs))
     rows = np.repeat(np.arange(len(lines)), counts)
     columns = np.fromiter(
-        (column[name] for name in itertools.chain.from_iterable(predicted)),
+        map(column.__getitem__, itertools.chain.from_iterable(predicted)),
         dtype=np.intp,
         count=int(counts.sum()),
     )

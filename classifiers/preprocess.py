@@ -42,8 +42,9 @@ STOPWORDS = frozenset(
     + ("with", "or", "by", "this", "on", "from", "at", "which", "s", "but")
 )
 _STOP_LEN = max(map(len, STOPWORDS))
-# A token of up to _STOP_LEN bytes as one integer (little-endian): the lookup key.
+# A token of up to 8 bytes (every stopword) as one little-endian integer: the lookup key.
 _STOP_KEYS = np.array([int.from_bytes(w.encode(), "little") for w in STOPWORDS], np.uint64)
+_LENGTH_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
 
 
 def window(text: str) -> str:
@@ -77,6 +78,14 @@ def _token_bounds(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np
     return first, np.flatnonzero(np.logical_and(word, ends, out=ends)) + 1 - first
 
 
+def _first_eight_bytes(data: np.ndarray) -> np.ndarray:
+    """For every byte position, the 8 bytes from there as a little-endian uint64
+    (zero-padded at the end): one gather then reads a whole short token."""
+    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    padded[: len(data)] = data
+    return np.ndarray((len(data),), dtype="<u8", buffer=padded, strides=(1,))
+
+
 def _blank_stopwords(data: np.ndarray, offsets: np.ndarray) -> None:
     """Overwrite every stopword token of the normalised bytes with spaces, in place.
 
@@ -87,11 +96,7 @@ def _blank_stopwords(data: np.ndarray, offsets: np.ndarray) -> None:
     starts, lengths = _token_bounds(data, offsets)
     short = lengths <= _STOP_LEN
     starts, lengths = starts[short], lengths[short]
-    key = np.zeros(len(starts), dtype=np.uint64)
-    for k in range(_STOP_LEN):
-        byte = data[np.minimum(starts + k, len(data) - 1)].astype(np.uint64)
-        key |= np.where(k < lengths, byte, 0) << np.uint64(8 * k)
-    hit = np.isin(key, _STOP_KEYS)
+    hit = np.isin(_first_eight_bytes(data)[starts] & _LENGTH_MASKS[lengths], _STOP_KEYS)
     starts, lengths = starts[hit], lengths[hit]
     # Byte positions of the hits: each start repeated over its length, plus 0, 1, ...
     base = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)

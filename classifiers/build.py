@@ -22,7 +22,7 @@ from classifiers.model import (
     probabilities,
     sha256,
 )
-from classifiers.preprocess import WINDOW_CHARS
+from classifiers.preprocess import STOPWORDS, WINDOW_CHARS
 from classifiers.taxonomy import HEADS, LABELS
 from classifiers.train import LineCache, TrainParams, fit
 
@@ -90,6 +90,7 @@ def train_head(
         },
         "params": params.as_dict(),
         "window_chars": WINDOW_CHARS,
+        "stopwords": sorted(STOPWORDS),
         "training_documents": len(pairs),
     }
     meta_path(out, head).write_text(json.dumps(meta, indent=1) + "\n")

@@ -50,12 +50,14 @@ make classifiers   # = procmix train-classifiers --data ../shared/data --out cla
   their first {half} characters plus {half} characters from the middle (head
   for titles and problem statements, middle for the body away from front
   matter and trailing boilerplate).
-- Structural feature tokens first (`_step2`, `_imper3`, `_you0`, ...): rates per
-  1000 characters of numbered steps, bullets, imperative line openings,
-  sequence words, second person, modal advice, arithmetic, code characters,
-  definitional verbs, first person, quotes, past-tense narration and
-  question marks, bucketed into 5 levels.
-- Words: lower-cased, punctuation and whitespace to spaces, every digit to `0`.
+- Words: lower-cased, punctuation and whitespace to spaces, every digit to `0`,
+  and {stopwords} frequent function words (`the`, `of`, `and`, ...) dropped: a
+  fifth of the tokens fastText reads. Words that mark a kind of text stay
+  (`is`, `a`, `was`, `you`, `i`, modal verbs).
+- No structural feature tokens (earlier recipes put 13 regex-counted rates
+  first: numbered steps, imperative lines, second person, code characters,
+  ...): they took three quarters of the preprocessing time and their
+  leave-one-source-out gain was within noise (see Ideas measured).
 
 ## Decision rule and calibration
 
@@ -177,10 +179,13 @@ _LIMITS = """\
   0.1 (measured on the LOSO predictions of an earlier run of this recipe);
   the shipped threshold trades them by F0.5 instead.
 - Throughput: both models tokenise the text separately in fastText's C++
-  code (about 15-17 MB/s of text each on one core here), which bounds
-  tagging. The quantised models predict about 25 % slower than unquantised
-  ones, which would not fit in 5 MB; a 1000-character window was 20 % faster
-  but lost 0.01-0.05 on the held-out figures.
+  code, about four fifths of tagging time; the Python binding adds about
+  5 us per document and model (9 us for task type: a Python string per
+  label). Quantised models predict about 40 % slower than the same
+  unquantised ones whatever the quantisation options: dsub 2 to 16, cutoff
+  25k to 100k or none, qnorm on or off all measured within noise of each
+  other. Word n-grams of 1 read a third faster but lost procedural precision
+  and calibration (Ideas measured).
 """
 
 _IDEAS = """\
@@ -199,8 +204,29 @@ content macro-F1 0.478 vs 0.502, accuracy 0.690 vs 0.722, procedural P / R
 0.77 / 0.55 vs 0.82 / 0.60; task macro-F1 0.459 vs 0.470.
 
 Temperature scaling brought the content LOSO ECE from 0.12 (argmax,
-uncalibrated) to 0.04 and the task ECE from 0.15 to 0.06. Word n-grams of 1
-made fastText stop with NaN on the full pool; not pursued.
+uncalibrated) to 0.04 and the task ECE from 0.15 to 0.06.
+
+For throughput (issue 3: 10 MB/s per core for both models inside prepare),
+whole recipe, calibrated, cross-fitted LOSO, single runs:
+
+| variant | content macro-F1 | procedural P / R | content ECE | task macro-F1 | task ECE |
+|---|---:|---:|---:|---:|---:|
+| 13 feature tokens, words, window 2000 (before) | 0.502 | 0.82 / 0.60 | 0.037 | 0.470 | 0.059 |
+| + 20 function words blanked (a, an, is, are too) | 0.492 | 0.81 / 0.57 | 0.036 | 0.496 | 0.055 |
+| the same, word n-grams 1 | 0.530 | 0.73 / 0.70 | 0.066 | 0.467 | 0.091 |
+| words only, 20 function words blanked (shipped) | 0.510 | 0.81 / 0.63 | 0.029 | 0.501 | 0.068 |
+| the same, window 1500 | 0.486 | 0.82 / 0.56 | 0.027 | 0.506 | 0.072 |
+
+`make bench`'s measure, MB/s per core on a quiet machine: before 6.8, shipped
+10.1-10.6, window 1500 11.4. Where the time went, preprocessing plus both
+models on a 26 MB sample, one run, the same models: feature tokens and words
+1, plus blanking 0.96, words only 0.70, words only plus blanking 0.66; word
+n-grams of 1 took about 0.78 of the bigram models' time. Word n-grams of 1
+cost procedural precision and calibration; the 1500-character window
+0.02-0.03 of content macro-F1, procedural recall and mean per-source
+accuracy, a loss the target does not need. Post-processing (label names to
+columns, `task_top3`) as numpy and Arrow arrays instead of Python loops took
+15 % off the first row's tagging time without changing an output.
 """
 
 _TARGETS = (
@@ -258,7 +284,10 @@ def render_card(models: Path) -> Path:
     """Write ``models``/MODEL_CARD.md from ``models``/report.json and the bench results."""
     report = json.loads((models / "report.json").read_text())
     window = report[HEADS[0]]["meta"]["window_chars"]
-    intro = _INTRO.format(window=window, half=window // 2, params=_params_table(report))
+    stopwords = len(report[HEADS[0]]["meta"]["stopwords"])
+    intro = _INTRO.format(
+        window=window, half=window // 2, stopwords=stopwords, params=_params_table(report)
+    )
     sizes = ", ".join(f"{h} {report[h]['size_bytes'] / 1e6:.2f} MB" for h in HEADS)
     text = "\n".join(
         [

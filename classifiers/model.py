@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +44,21 @@ def probabilities(
     proba = np.zeros((len(lines), len(labels)), dtype=np.float64)
     if not lines:
         return proba
-    predicted, probs = model.predict(lines, k=-1)
-    for row, (names, values) in enumerate(zip(predicted, probs, strict=True)):
-        proba[row, [column[n] for n in names]] = values
+    # The binding directly (what ``model.predict`` calls): the wrapper's per-line
+    # newline check is another pass over the text, and preprocessed lines hold
+    # no newline. The newline ends each line as in the training file, so
+    # fastText adds the same end-of-line token.
+    predicted, probs = model.f.multilinePredict([f"{line}\n" for line in lines], -1, 0.0, "strict")
+    # One scatter for the whole batch, not a numpy call per row: fastText lists
+    # each row's labels by probability, so every row has its own order.
+    counts = np.fromiter(map(len, probs), dtype=np.intp, count=len(probs))
+    rows = np.repeat(np.arange(len(lines)), counts)
+    columns = np.fromiter(
+        map(column.__getitem__, itertools.chain.from_iterable(predicted)),
+        dtype=np.intp,
+        count=int(counts.sum()),
+    )
+    proba[rows, columns] = np.concatenate(probs)
     proba /= np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
     return proba
 

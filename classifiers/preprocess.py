@@ -1,12 +1,14 @@
 """Text preprocessing shared by training and inference: ``preprocess`` is the one entry point.
 
-A document becomes one line of fastText input: structural feature tokens
-(how the text is built: numbered steps, imperative lines, second person,
-equations, code, dialogue...) followed by its normalised words. The feature
-tokens carry content type across sources whose vocabulary differs (a Victorian
-recipe and a shell tutorial both have imperative lines). All string work runs
-as Arrow compute kernels over a whole batch, which keeps tagging cheap inside
-prepare.
+A document becomes one line of fastText input: the normalised words of its
+window, frequent function words blanked. All string work runs over a whole
+batch, as Arrow kernels and numpy over the batch's bytes, which keeps tagging
+cheap inside prepare; a document's line never depends on the rest of its batch.
+
+Structural feature tokens (rates of numbered steps, imperative lines, second
+person, code characters, ... as extra words) were tried: 13 regex passes that
+took three quarters of the preprocessing time for a leave-one-source-out gain
+within noise (see the model card), so the line holds words only.
 """
 
 from __future__ import annotations
@@ -24,39 +26,25 @@ import pyarrow.compute as pc
 WINDOW_CHARS = 2000
 _HALF = WINDOW_CHARS // 2
 
-_IMPERATIVES = (
-    "add|apply|arrange|avoid|bake|beat|begin|boil|bring|build|call|change|check|choose|"
-    "click|combine|connect|cook|copy|cover|create|cut|define|delete|divide|do|don't|drain|"
-    "draw|enter|fill|find|fold|fry|get|give|heat|insert|install|keep|knit|lay|leave|let|"
-    "make|measure|melt|mix|move|multiply|note|open|place|pour|prepare|press|put|read|"
-    "remember|remove|repeat|replace|return|run|season|select|serve|set|sew|simmer|solve|"
-    "start|stir|subtract|take|try|turn|type|use|wash|wait|write"
-)
-# (name, RE2 pattern, ignore case). Counted per 1000 characters of the window.
-_FEATURES = (
-    ("step", r"(?m)^\s*(?:\d{1,2}[.)]|step\s+\d+|\(\d{1,2}\))\s", True),
-    ("bullet", r"(?m)^\s*[-*•+]\s", False),
-    ("imper", rf"(?m)^\s*(?:[-*•+]\s*|\d{{1,2}}[.)]\s*)?(?:{_IMPERATIVES})\b", True),
-    ("seq", r"\b(?:first|then|next|finally|afterwards|until)\b", True),
-    ("you", r"\byou(?:r|rself)?\b", True),
-    ("must", r"\b(?:should|must|need to|be sure|take care)\b", True),
-    ("arith", r"\d\s*[-+*/×x=]\s*\d", False),
-    ("code", r"[{};`]|\(\)", False),
-    ("define", r"\b(?:is an?|are|was an?|were|refers to|means|consists of)\b", True),
-    ("first", r"\b(?:I|me|my|we|our)\b", False),
-    ("quote", r"[\"“”]", False),
-    ("past", r"\b(?:had|was|were|said|did)\b", True),
-    ("question", r"\?", False),
-)
-_TOKENS = [pa.array([f"_{name}{b}" for b in range(5)]) for name, _, _ in _FEATURES]
-# Bucket edges of a rate per 1000 characters: none, rare, some, frequent, dense.
-_EDGES = np.array([0.0, 1.0, 4.0, 12.0])
 # fastText splits on whitespace only: punctuation becomes a separator, every
 # digit a 0 (numbers vary by source, their shape less so), newlines a space
 # (fastText reads a newline as the end of the example). Bytes >= 0x80 are kept,
 # so UTF-8 letters pass through.
 _PUNCT = (string.punctuation + string.whitespace).encode()
 _TABLE = bytes.maketrans(_PUNCT + string.digits.encode(), b" " * len(_PUNCT) + b"0" * 10)
+_SPACE = ord(" ")
+# Frequent English function words, blanked out of the word part: a fifth of
+# all tokens, and fastText's time grows with the tokens it reads. Words that
+# mark a text's kind stay (is/are/a/an for definitions, was/had for narration,
+# you, i, we, modal verbs).
+STOPWORDS = frozenset(
+    ("the", "of", "and", "to", "in", "for", "that", "as", "be", "it")
+    + ("with", "or", "by", "this", "on", "from", "at", "which", "s", "but")
+)
+_STOP_LEN = max(map(len, STOPWORDS))
+# A token of up to 8 bytes (every stopword) as one little-endian integer: the lookup key.
+_STOP_KEYS = np.array([int.from_bytes(w.encode(), "little") for w in STOPWORDS], np.uint64)
+_LENGTH_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
 
 
 def window(text: str) -> str:
@@ -67,25 +55,69 @@ def window(text: str) -> str:
     return text[:_HALF] + "\n" + text[middle : middle + _HALF]
 
 
-def _feature_prefix(windows: pa.Array, lengths: np.ndarray) -> list[str]:
-    per_k = 1000.0 / np.maximum(lengths, 200)
-    columns = []
-    for (_, pattern, ignore_case), tokens in zip(_FEATURES, _TOKENS, strict=True):
-        counts = pc.count_substring_regex(windows, pattern, ignore_case=ignore_case)
-        bucket = np.searchsorted(_EDGES, counts.to_numpy(zero_copy_only=False) * per_k)
-        columns.append(tokens.take(pa.array(bucket)))
-    return pc.binary_join_element_wise(*columns, " ").to_pylist()
+def _buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and UTF-8 bytes of an unsliced large_string array, as numpy views."""
+    _, offsets, data = array.buffers()
+    return (
+        np.frombuffer(offsets, dtype=np.int64, count=len(array) + 1),
+        np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8),
+    )
+
+
+def _token_bounds(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length of every space-separated token of concatenated documents."""
+    word = data != _SPACE
+    starts = np.ones(len(data), dtype=bool)
+    np.logical_not(word[:-1], out=starts[1:])
+    ends = np.ones(len(data), dtype=bool)
+    np.logical_not(word[1:], out=ends[:-1])
+    # A document's first and last bytes bound a token whatever its neighbour holds.
+    starts[offsets[:-1][offsets[:-1] < len(data)]] = True
+    ends[offsets[1:][offsets[1:] > offsets[:-1]] - 1] = True
+    first = np.flatnonzero(np.logical_and(word, starts, out=starts))
+    return first, np.flatnonzero(np.logical_and(word, ends, out=ends)) + 1 - first
+
+
+def _first_eight_bytes(data: np.ndarray) -> np.ndarray:
+    """For every byte position, the 8 bytes from there as a little-endian uint64
+    (zero-padded at the end): one gather then reads a whole short token."""
+    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    padded[: len(data)] = data
+    return np.ndarray((len(data),), dtype="<u8", buffer=padded, strides=(1,))
+
+
+def _blank_stopwords(data: np.ndarray, offsets: np.ndarray) -> None:
+    """Overwrite every stopword token of the normalised bytes with spaces, in place.
+
+    Blanking keeps the offsets valid; fastText skips the extra spaces.
+    """
+    if not len(data):
+        return
+    starts, lengths = _token_bounds(data, offsets)
+    short = lengths <= _STOP_LEN
+    starts, lengths = starts[short], lengths[short]
+    hit = np.isin(_first_eight_bytes(data)[starts] & _LENGTH_MASKS[lengths], _STOP_KEYS)
+    starts, lengths = starts[hit], lengths[hit]
+    # Byte positions of the hits: each start repeated over its length, plus 0, 1, ...
+    base = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    data[base + np.arange(len(base))] = _SPACE
+
+
+def _words(windows: pa.Array) -> pa.Array:
+    """Lower-cased words with punctuation and whitespace as spaces, digits as 0,
+    stopwords blanked: one bytes pass over the whole batch."""
+    lower = pc.utf8_lower(windows)
+    offsets, data = _buffers(lower)
+    normalised = np.frombuffer(data.tobytes().translate(_TABLE), dtype=np.uint8).copy()
+    _blank_stopwords(normalised, offsets)
+    return pa.LargeStringArray.from_buffers(
+        len(lower), pa.py_buffer(offsets), pa.py_buffer(normalised)
+    )
 
 
 def preprocess(texts: Sequence[str] | pa.Array) -> list[str]:
-    """fastText input lines for ``texts``: feature tokens, then normalised words."""
+    """fastText input lines for ``texts``: the normalised words of each document's window."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     raw = texts.to_pylist() if isinstance(texts, pa.Array) else list(texts)
-    windows = [window(t) for t in raw]
-    array = pa.array(windows, pa.large_string())
-    prefixes = _feature_prefix(array, pc.utf8_length(array).to_numpy(zero_copy_only=False))
-    return [
-        f"{prefix} {w.lower().encode().translate(_TABLE).decode()}"
-        for prefix, w in zip(prefixes, windows, strict=True)
-    ]
+    return _words(pa.array([window(t) for t in raw], pa.large_string())).to_pylist()

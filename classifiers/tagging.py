@@ -33,15 +33,11 @@ class Tagger:
             columns[f"p_{label}"] = pa.array(proba[:, i], pa.float32())
         task = self.heads[TASK_TYPE]
         task_proba, task_decided = task.predict(lines)
-        names = np.array(task.labels)
         columns[TASK_TYPE] = _label_array(task.labels, task_decided)
-        rows = np.arange(len(lines))
-        columns["task_p"] = pa.array(task_proba[rows, task_decided], pa.float32())
-        top = np.argsort(-task_proba, axis=1, kind="stable")[:, :TOP_K]
-        columns["task_top3"] = pa.array(
-            [[{"label": names[j], "p": float(task_proba[r, j])} for j in top[r]] for r in rows],
-            TOP3_TYPE,
+        columns["task_p"] = pa.array(
+            np.take_along_axis(task_proba, task_decided[:, None], axis=1)[:, 0], pa.float32()
         )
+        columns["task_top3"] = _top_k(task.labels, task_proba, TOP_K)
         return columns
 
     def summary(self) -> dict:
@@ -50,7 +46,25 @@ class Tagger:
 
 
 def _label_array(labels: tuple[str, ...], decided: np.ndarray) -> pa.Array:
-    return pa.array(np.array(labels)[decided].tolist(), pa.string())
+    return pa.array(labels, pa.string()).take(pa.array(decided))
+
+
+def _top_k(labels: tuple[str, ...], proba: np.ndarray, k: int) -> pa.Array:
+    """The ``k`` most probable labels per row with their probabilities (``TOP3_TYPE``).
+
+    Built from flat arrays (labels, probabilities, fixed offsets) rather than a
+    Python dict per row (that loop was a tenth of tagging time).
+    """
+    top = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    entries = pa.StructArray.from_arrays(
+        [
+            _label_array(labels, top.ravel()),
+            pa.array(np.take_along_axis(proba, top, axis=1).ravel(), pa.float32()),
+        ],
+        fields=list(TOP3_TYPE.value_type),
+    )
+    offsets = pa.array(np.arange(0, top.size + 1, top.shape[1], dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, entries, type=TOP3_TYPE)
 
 
 def models_summary(models: Path = MODELS_DIR) -> dict:

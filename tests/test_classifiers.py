@@ -15,8 +15,8 @@ from classifiers.calibration import Rule, fit_temperature
 from classifiers.dataset import read_docs
 from classifiers.evaluate import evaluate_models
 from classifiers.metrics import evaluate, p_true_given_pred
-from classifiers.model import MODELS_DIR, Head, confusion_path, model_path, sha256
-from classifiers.preprocess import WINDOW_CHARS, preprocess, window
+from classifiers.model import MODELS_DIR, confusion_path, model_path, sha256
+from classifiers.preprocess import STOPWORDS, WINDOW_CHARS, preprocess, window
 from classifiers.tagging import Tagger
 from classifiers.taxonomy import CONTENT_LABELS, HEADS, TASK_LABELS
 from classifiers.train import LineCache
@@ -81,11 +81,38 @@ def test_preprocessing_is_one_function_for_training_and_inference(sample):
     # Training goes through LineCache (Python strings), prepare through Arrow arrays.
     assert LineCache().lines(docs) == lines
     assert preprocess(pa.array(texts, pa.large_string())) == lines
-    assert all("\n" not in line and line.startswith("_step") for line in lines)
-    head = Head.load(MODELS_DIR, "content_type")
-    proba, _ = head.predict(lines)
-    tagged = Tagger().tag(pa.array(texts))
+    assert all("\n" not in line for line in lines)
+    # Batches are processed as one buffer: a document's line must not depend on its neighbours.
+    assert [preprocess([t])[0] for t in texts] == lines
+    tagger = Tagger()
+    tagged = tagger.tag(pa.array(texts))
+    content, task = tagger.heads["content_type"], tagger.heads["task_type"]
+    proba, decided = content.predict(lines)
     assert np.allclose(tagged["p_procedural"].to_numpy(), proba[:, 0], atol=1e-6)
+    assert tagged["content_type"].to_pylist() == [content.labels[i] for i in decided]
+    task_proba, task_decided = task.predict(lines)
+    assert tagged["task_type"].to_pylist() == [task.labels[i] for i in task_decided]
+    for row, top3 in zip(task_proba, tagged["task_top3"].to_pylist(), strict=True):
+        order = sorted(range(len(row)), key=lambda j: -row[j])[:3]
+        assert [entry["label"] for entry in top3] == [task.labels[j] for j in order]
+        assert [entry["p"] for entry in top3] == pytest.approx(row[order].tolist(), abs=1e-6)
+    assert {name: len(column) for name, column in tagger.tag([]).items()} == dict.fromkeys(
+        tagged, 0
+    )
+
+
+def test_preprocessing_blanks_stopwords_and_normalises_words():
+    texts = ["The cat sat on the mat, and the dog... ate 42 of them!", "the", "", "Ün théâtre"]
+    texts.append("A cat is an animal.\nIt purrs")
+    words = [line.split() for line in preprocess(texts)]
+    assert words == [
+        ["cat", "sat", "mat", "dog", "ate", "00", "them"],
+        [],
+        [],
+        ["ün", "théâtre"],
+        ["a", "cat", "is", "an", "animal", "purrs"],
+    ]
+    assert {"the", "of", "and"} <= STOPWORDS and not {"a", "is", "you"} & STOPWORDS
 
 
 def test_long_documents_are_read_on_head_and_middle():

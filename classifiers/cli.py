@@ -112,7 +112,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "task_type): leave-one-source-out predictions give the honest scores, the "
             "temperature, the procedural threshold and P(true | predicted); then each head "
             "is trained on every source and quantised. Writes OUT/{content_type,task_type}"
-            ".ftz, .meta.json, .confusion.json and OUT/report.json. About 10 minutes on "
+            ".ftz, .meta.json, .confusion.json and OUT/report.json. About 5 minutes on "
             "2 cores for ../shared/data."
         ),
         formatter_class=formatter,

@@ -38,8 +38,9 @@ $(BIN)/procmix: pyproject.toml
 setup: $(BIN)/procmix
 	@echo "procmix installed: $(BIN)/procmix"
 
+# --overwrite replaces a demo left by other models or settings; the same ones resume.
 demo: setup
-	$(BIN)/procmix prepare $(DATA) -o $(OUT) --workers $(WORKERS)
+	$(BIN)/procmix prepare $(DATA) -o $(OUT) --workers $(WORKERS) --overwrite
 	@echo "wrote $(OUT): docs/ ledger/ quarantine/ stats.duckdb summary.json"
 	@echo "try: $(BIN)/procmix query $(OUT) \"SELECT * FROM composition LIMIT 10\""
 

@@ -96,7 +96,7 @@ def pool(docs: Iterable[Doc], head: str, cap_per_source: int, seed: int) -> list
         for sources in strata.values():
             for source, members in sources.items():
                 share = max(1, cap_per_source // labels_of[source])
-                sources[source] = rng.sample(sorted(members, key=id), min(share, len(members)))
+                sources[source] = rng.sample(members, min(share, len(members)))
                 offered += len(sources[source])
     if not tree:
         return []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import ctypes
+import ctypes.util
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -48,51 +49,48 @@ class LineCache:
         return [self._lines[id(d)] for d in docs]
 
 
-# fastText sometimes stops with "Encountered NaN" on a training file that
-# trains cleanly in a fresh process (seen here on small files, mostly with 2
-# threads, after earlier trainings in the same process). A retry therefore runs
-# in a new process, on one thread, with another seed.
-NAN_RETRIES = 3
+# fasttext-numpy2-wheel allocates its matrices without zeroing them, and
+# fastText's random initialisation fills only ``thread`` tenths of the input
+# matrix, counting on the rest being zero (upstream's std::vector zeroes it).
+# glibc serves a block from freed heap memory once it has raised its mmap
+# threshold (it does after a large block is freed, e.g. a previous training's
+# matrix): the model then starts from leftover bytes, differs from run to run
+# and often stops with "Encountered NaN". Pinning the threshold at glibc's
+# default keeps every block over 128 KB a fresh, zero-filled mapping: every
+# input matrix with bucket × dim ≥ 32,768.
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD_BYTES = 128 * 1024
 
 
-def _supervised(path: str, params: TrainParams, threads: int, seed: int):
-    return fasttext.train_supervised(
-        input=path,
-        epoch=params.epoch,
-        lr=params.lr,
-        dim=params.dim,
-        wordNgrams=params.word_ngrams,
-        minCount=params.min_count,
-        bucket=params.bucket,
-        thread=threads,
-        seed=seed,
-        verbose=0,
-    )
+def _zero_filled_large_allocations() -> None:
+    libc_name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(libc_name) if libc_name else None
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
 
 
-def _supervised_to_file(path: str, params: TrainParams, seed: int, out: str) -> None:
-    _supervised(path, params, 1, seed).save_model(out)
-
-
-def _train_supervised(path: Path, params: TrainParams) -> fasttext.FastText._FastText:
+def _supervised(path: Path, params: TrainParams) -> fasttext.FastText._FastText:
+    _zero_filled_large_allocations()
     try:
-        return _supervised(str(path), params, params.threads, params.seed)
+        return fasttext.train_supervised(
+            input=str(path),
+            epoch=params.epoch,
+            lr=params.lr,
+            dim=params.dim,
+            wordNgrams=params.word_ngrams,
+            minCount=params.min_count,
+            bucket=params.bucket,
+            thread=params.threads,
+            seed=params.seed,
+            verbose=0,
+        )
     except RuntimeError as e:
         if "NaN" not in str(e):
             raise
-    out = path.with_suffix(".bin")
-    context = multiprocessing.get_context("spawn")
-    for attempt in range(1, NAN_RETRIES + 1):
-        try:
-            with context.Pool(1) as fresh:
-                fresh.apply(
-                    _supervised_to_file, (str(path), params, params.seed + attempt, str(out))
-                )
-            break
-        except RuntimeError as e:
-            if "NaN" not in str(e) or attempt == NAN_RETRIES:
-                raise
-    return fasttext.load_model(str(out))
+        raise RuntimeError(
+            f"fastText training diverged (NaN) with learning rate {params.lr}; "
+            "retry with a lower --lr"
+        ) from e
 
 
 def fit(
@@ -104,7 +102,7 @@ def fit(
         with path.open("w", encoding="utf-8") as f:
             for line, label in zip(lines, labels, strict=True):
                 f.write(f"{PREFIX}{label} {line}\n")
-        model = _train_supervised(path, params)
+        model = _supervised(path, params)
         if quantize:
             model.quantize(
                 input=str(path),

@@ -95,9 +95,10 @@ class _RankedArrays:
         ranks, firsts = np.unique(rank_of[order], return_index=True)
         for rank, mine in zip(ranks, np.split(order, firsts[1:]), strict=True):
             # A plain mmap: np.memmap costs more to open than a band's rows cost to read.
-            with open(self.paths[rank], "rb") as f, mmap.mmap(
-                f.fileno(), 0, access=mmap.ACCESS_READ
-            ) as mapped:
+            with (
+                open(self.paths[rank], "rb") as f,
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+            ):
                 values = np.frombuffer(mapped, dtype=self.dtype).reshape(-1, self.width)
                 out[mine] = values[nodes[mine] - self.offsets[rank]]
                 del values

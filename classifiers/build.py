@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.calibration import Rule
 from classifiers.card import render_card
 from classifiers.dataset import Doc, pool, read_docs
 from classifiers.loso import final_rule, loso_report, predict_held_out
@@ -19,33 +18,26 @@ from classifiers.model import (
     confusion_path,
     meta_path,
     model_path,
-    probabilities,
     sha256,
 )
 from classifiers.preprocess import STOPWORDS, WINDOW_CHARS
 from classifiers.taxonomy import HEADS, LABELS
-from classifiers.train import LineCache, TrainParams, fit
+from classifiers.train import FitJob, LineCache, TrainParams, run_fits
 
 REPORT = "report.json"
 IN_DISTRIBUTION_SHARE = 0.1
 
 
-def in_distribution(
-    docs: Sequence[Doc], head: str, params: TrainParams, rule: Rule, cache: LineCache
-) -> dict:
-    """Scores on a random 10% of the pool's documents, the rest training the model."""
+def in_distribution_split(
+    docs: Sequence[Doc], head: str, params: TrainParams
+) -> tuple[list[tuple[Doc, str]], list[Doc]]:
+    """The pool's (doc, label) pairs minus a random 10% of its documents, and that 10%."""
     pairs = pool(docs, head, params.cap_per_source, params.seed)
     distinct = list(dict.fromkeys(d for d, _ in pairs))
     held = set(
         random.Random(params.seed).sample(distinct, round(len(distinct) * IN_DISTRIBUTION_SHARE))
     )
-    train = [(d, label) for d, label in pairs if d not in held]
-    test = [d for d in distinct if d in held]
-    model = fit(cache.lines([d for d, _ in train]), [label for _, label in train], params)
-    labels = LABELS[head]
-    proba = rule.calibrate(probabilities(model, cache.lines(test), labels))
-    y_true = np.array([labels.index(d.labels[head]) for d in test], dtype=np.int64)
-    return evaluate(labels, y_true, rule.decide(proba), proba)
+    return [(d, label) for d, label in pairs if d not in held], [d for d in distinct if d in held]
 
 
 def train_head(
@@ -61,16 +53,26 @@ def train_head(
     held = predict_held_out(docs, head, params, cache, log)
     loso = loso_report(held, head)
     rule = final_rule(held, head)
-    log(f"{head}: in-distribution split")
-    in_dist = in_distribution(docs, head, params, rule, cache)
-    log(f"{head}: final model")
+    log(f"{head}: in-distribution split and final model")
+    labels = list(LABELS[head])
+    train, test = in_distribution_split(docs, head, params)
     pairs = pool(docs, head, params.cap_per_source, params.seed)
-    model = fit(cache.lines([d for d, _ in pairs]), [label for _, label in pairs], params, True)
     path = model_path(out, head)
-    model.save_model(str(path))
+    jobs = [
+        FitJob(
+            cache.lines([d for d, _ in train]),
+            [label for _, label in train],
+            cache.lines(test),
+            LABELS[head],
+        ),
+        FitJob(cache.lines([d for d, _ in pairs]), [label for _, label in pairs], save_to=path),
+    ]
+    test_proba, _ = run_fits(jobs, params)
+    calibrated = rule.calibrate(test_proba)
+    y_true = np.array([labels.index(d.labels[head]) for d in test], dtype=np.int64)
+    in_dist = evaluate(LABELS[head], y_true, rule.decide(calibrated), calibrated)
     digest = sha256(path)
     version = f"{datetime.date.today():%Y%m%d}-{digest[:8]}"
-    labels = list(LABELS[head])
     confusion = {
         "model": path.name,
         "sha256": digest,

@@ -26,7 +26,7 @@ def _params(args: argparse.Namespace) -> TrainParams:
         dim=args.dim,
         word_ngrams=args.word_ngrams,
         bucket=args.bucket,
-        threads=args.threads,
+        workers=args.workers,
         seed=args.seed,
     )
 
@@ -47,7 +47,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--bucket", type=int, default=_DEFAULTS.bucket, help="fastText hash buckets for n-grams"
     )
-    p.add_argument("--threads", type=int, default=_DEFAULTS.threads, help="training threads")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=_DEFAULTS.workers,
+        help="models trained at once, one fastText thread each (the models do not depend on it)",
+    )
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="sampling and fastText seed")
 
 

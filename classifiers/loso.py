@@ -11,9 +11,8 @@ import numpy as np
 from classifiers.calibration import Rule, fit_rule
 from classifiers.dataset import Doc, pool
 from classifiers.metrics import evaluate
-from classifiers.model import probabilities
 from classifiers.taxonomy import CONTENT_TYPE, LABELS, PROCEDURAL
-from classifiers.train import LineCache, TrainParams, fit
+from classifiers.train import FitJob, LineCache, TrainParams, run_fits
 
 # Documents scored per held-out source: enough for its accuracy, and every
 # source weighs about the same in the pooled figures.
@@ -47,18 +46,28 @@ def predict_held_out(
     """For every labelled source S: train on the other sources, predict on S."""
     labels = LABELS[head]
     index = {label: i for i, label in enumerate(labels)}
-    y_true, probas, sources = [], [], []
-    for source in labelled_sources(docs, head):
+    held_out = labelled_sources(docs, head)
+    jobs, y_true, sources = [], [], []
+    for source in held_out:
         train = pool(
             [d for d in docs if d.source != source], head, params.cap_per_source, params.seed
         )
         test = [d for d in docs if d.source == source and d.labels[head] is not None]
         test = random.Random(params.seed).sample(test, min(eval_cap, len(test)))
-        model = fit(cache.lines([d for d, _ in train]), [label for _, label in train], params)
-        probas.append(probabilities(model, cache.lines(test), labels))
+        jobs.append(
+            FitJob(
+                cache.lines([d for d, _ in train]),
+                [label for _, label in train],
+                cache.lines(test),
+                labels,
+            )
+        )
         y_true.extend(index[d.labels[head]] for d in test)
         sources.extend([source] * len(test))
-        log(f"  {head} without {source}: trained on {len(train)}, scored {len(test)}")
+    probas = []
+    for source, job, proba in zip(held_out, jobs, run_fits(jobs, params), strict=True):
+        probas.append(proba)
+        log(f"  {head} without {source}: trained on {len(job.lines)}, scored {len(job.score)}")
     return HeldOut(
         np.array(y_true, dtype=np.int64),
         np.vstack(probas) if probas else np.zeros((0, len(labels))),

@@ -1,18 +1,27 @@
-"""fastText training for one head, and the preprocessed-line cache training runs share."""
+"""fastText training: single models, batches of them run in parallel, and the line cache they share.
+
+Every model trains on one fastText thread: fastText's threads update the
+weights without locks, so a model trained on two threads differs from run to
+run. Parallelism comes from training several models at once instead (the
+leave-one-source-out folds), which keeps ``make classifiers`` reproducible
+byte for byte.
+"""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import fasttext
+import numpy as np
 
 from classifiers.dataset import Doc
-from classifiers.model import PREFIX
+from classifiers.model import PREFIX, probabilities
 from classifiers.preprocess import preprocess
 
 
@@ -27,7 +36,7 @@ class TrainParams:
     word_ngrams: int = 2
     min_count: int = 2
     bucket: int = 1_000_000
-    threads: int = 2
+    workers: int = 2
     seed: int = 1
     # Quantisation keeps the most important words and n-grams only.
     cutoff: int = 100_000
@@ -80,7 +89,7 @@ def _supervised(path: Path, params: TrainParams) -> fasttext.FastText._FastText:
             wordNgrams=params.word_ngrams,
             minCount=params.min_count,
             bucket=params.bucket,
-            thread=params.threads,
+            thread=1,
             seed=params.seed,
             verbose=0,
         )
@@ -109,7 +118,38 @@ def fit(
                 qnorm=True,
                 retrain=True,
                 cutoff=params.cutoff,
-                thread=params.threads,
+                thread=1,
                 verbose=0,
             )
     return model
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """One model to train, and what to do with it: score lines, save it quantised, or both."""
+
+    lines: Sequence[str]
+    labels: Sequence[str]
+    score: Sequence[str] = ()
+    score_labels: tuple[str, ...] = ()
+    save_to: Path | None = None
+
+
+def _run(job: FitJob, params: TrainParams) -> np.ndarray:
+    model = fit(job.lines, job.labels, params, quantize=job.save_to is not None)
+    if job.save_to is not None:
+        model.save_model(str(job.save_to))
+    return probabilities(model, list(job.score), job.score_labels)
+
+
+def run_fits(jobs: Sequence[FitJob], params: TrainParams) -> Iterator[np.ndarray]:
+    """Each job's probabilities on its ``score`` lines, in order; ``params.workers`` at once."""
+    if params.workers <= 1 or len(jobs) <= 1:
+        yield from (_run(job, params) for job in jobs)
+        return
+    # The fork server's processes start clean of this process's threads
+    # (Arrow's pool) and heap.
+    from pipeline.forkserver import worker_context
+
+    with worker_context().Pool(min(params.workers, len(jobs))) as workers:
+        yield from workers.imap(functools.partial(_run, params=params), jobs)

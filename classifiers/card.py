@@ -197,7 +197,7 @@ Single runs, cap 400, 5 epochs, dim 16; differences near 0.02 are noise.
 |---|---:|---:|---:|
 | class-balanced pool, feature tokens | 0.513 | 0.729 | 0.73 / 0.78 |
 | tree-balanced pool (class, task, source), no feature tokens | 0.518 | 0.740 | 0.76 / 0.75 |
-| tree-balanced pool, feature tokens (shipped) | 0.525 | 0.753 | 0.77 / 0.75 |
+| tree-balanced pool, feature tokens (kept at the time) | 0.525 | 0.753 | 0.77 / 0.75 |
 
 A 1000-character window instead of 2000 (whole recipe, calibrated, cross-fitted):
 content macro-F1 0.478 vs 0.502, accuracy 0.690 vs 0.722, procedural P / R
@@ -214,8 +214,9 @@ whole recipe, calibrated, cross-fitted LOSO, single runs:
 | 13 feature tokens, words, window 2000 (before) | 0.502 | 0.82 / 0.60 | 0.037 | 0.470 | 0.059 |
 | + 20 function words blanked (a, an, is, are too) | 0.492 | 0.81 / 0.57 | 0.036 | 0.496 | 0.055 |
 | the same, word n-grams 1 | 0.530 | 0.73 / 0.70 | 0.066 | 0.467 | 0.091 |
-| words only, 20 function words blanked (shipped) | 0.510 | 0.81 / 0.63 | 0.029 | 0.501 | 0.068 |
+| words only, 20 function words blanked | 0.510 | 0.81 / 0.63 | 0.029 | 0.501 | 0.068 |
 | the same, window 1500 | 0.486 | 0.82 / 0.56 | 0.027 | 0.506 | 0.072 |
+| the same, reproducible training (shipped) | 0.503 | 0.85 / 0.58 | 0.025 | 0.505 | 0.066 |
 
 `make bench`'s measure, MB/s per core on a quiet machine: before 6.8, shipped
 10.1-10.6, window 1500 11.4. Where the time went, preprocessing plus both
@@ -227,6 +228,21 @@ cost procedural precision and calibration; the 1500-character window
 accuracy, a loss the target does not need. Post-processing (label names to
 columns, `task_top3`) as numpy and Arrow arrays instead of Python loops took
 15 % off the first row's tagging time without changing an output.
+
+## Reproducibility
+
+`make classifiers` run twice gives byte-identical `.ftz` files and
+`report.json` (measured 2026-11-26). Every model trains on one fastText
+thread (fastText's threads update weights without locks, so two-thread
+models differ run to run); `--workers` trains that many models at once and
+does not change them. Two faults made earlier runs irreproducible, and the
+rows above marked "Single runs" come from them: the training pool was drawn
+in object-address order, and fasttext-numpy2-wheel leaves the input matrix
+rows its random initialisation skips uninitialised, so a model trained
+after another one in the same process started from leftover memory (and
+sometimes stopped with "Encountered NaN"); `classifiers/train.py` pins
+glibc's mmap threshold so those matrices start zero-filled, as upstream
+fastText's do.
 """
 
 _TARGETS = (

@@ -216,7 +216,7 @@ whole recipe, calibrated, cross-fitted LOSO, single runs:
 | the same, word n-grams 1 | 0.530 | 0.73 / 0.70 | 0.066 | 0.467 | 0.091 |
 | words only, 20 function words blanked | 0.510 | 0.81 / 0.63 | 0.029 | 0.501 | 0.068 |
 | the same, window 1500 | 0.486 | 0.82 / 0.56 | 0.027 | 0.506 | 0.072 |
-| the same, reproducible training (shipped) | 0.503 | 0.85 / 0.58 | 0.025 | 0.505 | 0.066 |
+| words only, blanked, reproducible (shipped) | 0.503 | 0.85 / 0.58 | 0.025 | 0.505 | 0.066 |
 
 `make bench`'s measure, MB/s per core on a quiet machine: before 6.8, shipped
 10.1-10.6, window 1500 11.4. Where the time went, preprocessing plus both

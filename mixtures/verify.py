@@ -153,24 +153,43 @@ def _target_checks(spec: dict, solution: dict, got: dict) -> list[Check]:
     return checks
 
 
+def _unplaceable_shares(buckets: list[dict]) -> dict[str, float]:
+    """Per group, the share of its planned tokens in buckets planned under half a mean document.
+
+    The sampler takes the prefix closest to a bucket's target, so such a bucket
+    usually gets no document, and every other source of its group gains share.
+    """
+    planned, unplaceable = {}, {}
+    for b in buckets:
+        key = (b["source"], b["content_type"], b["task_type"])
+        planned[key] = b["target_tokens"]
+        mean_doc = b["available_tokens"] / max(b["available_docs"], 1)
+        unplaceable[key] = b["target_tokens"] if b["target_tokens"] < mean_doc / 2 else 0.0
+    short = by_group(unplaceable)
+    return {
+        group: sum(short[group].values()) / total
+        for group, by_source in by_group(planned).items()
+        if (total := sum(by_source.values())) > 0
+    }
+
+
 def _source_checks(spec: dict, solution: dict, tokens: dict, docs: dict) -> list[Check]:
     checks = []
     got = source_shares_by_group(tokens)
     rows = {g: sum(by_source.values()) for g, by_source in by_group(docs).items()}
-    tol = spec["source_tolerance"]
+    unplaceable = _unplaceable_shares(solution["buckets"])
     for group, planned in sorted(solution["source_shares"].items()):
         if rows.get(group, 0) < SOURCE_MIN_DOCS:
             continue
         found = got.get(group, {})
         worst = max(abs(found.get(s, 0.0) - p) for s, p in planned.items())
-        checks.append(
-            Check(
-                f"source shares in {group} within {tol:g}",
-                round(worst, 5),
-                tol,
-                worst <= tol + 1e-12,
-            )
-        )
+        # Dropping a share u of the group inflates every other share by up to u / (1 - u).
+        u = unplaceable.get(group, 0.0)
+        tol = spec["source_tolerance"] + (u / (1 - u) if u > spec["source_tolerance"] else 0.0)
+        name = f"source shares in {group} within {tol:.4g}"
+        if tol > spec["source_tolerance"]:
+            name += f" ({u:.1%} of it planned in sources under half a document)"
+        checks.append(Check(name, round(worst, 5), round(tol, 5), worst <= tol + 1e-12))
     return checks
 
 

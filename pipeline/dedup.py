@@ -129,7 +129,7 @@ class LshBuckets(_DedupStage):
         p = self.params
         band, partition = divmod(rank, p.bucket_partitions)
         with self.track_time(unit="task"):
-            offsets = layout.doc_offsets(self.ingest_ranks)
+            offsets = layout.doc_offsets()
             hashes, nodes = [], []
             for r in range(self.ingest_ranks):
                 h = np.fromfile(layout.band_hashes(r, band), dtype=np.uint64)
@@ -197,7 +197,7 @@ class NearDuplicateClusters(_DedupStage):
                     edges = np.load(layout.edges(band, partition))
                     (exact if band == p.exact_band else near).append(edges)
             exact_edges = _as_pairs(np.concatenate(exact))
-            offsets = layout.doc_offsets(self.ingest_ranks)
+            offsets = layout.doc_offsets()
             near_edges = self._accepted(layout, offsets, _distinct_edges(np.concatenate(near)))
             all_edges = np.concatenate([near_edges, exact_edges])
             nodes, compact = np.unique(all_edges, return_inverse=True)

@@ -95,7 +95,7 @@ class WriteOutputs(PipelineStep):
         if data:
             yield from data
         layout = Layout(Path(self.out))
-        offsets = layout.doc_offsets(self.ingest_ranks)
+        offsets = layout.doc_offsets()
         first, end = int(offsets[rank]), int(offsets[rank + 1])
         clusters = pq.read_table(
             layout.clusters, filters=[("node", ">=", first), ("node", "<", end)]

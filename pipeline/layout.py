@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.atomic import atomic_path
+
 
 @dataclass(frozen=True)
 class DedupParams:
@@ -128,7 +130,16 @@ class Layout:
     def read_ingest_report(self, rank: int) -> dict:
         return json.loads(self.ingest_report(rank).read_text())
 
-    def doc_offsets(self, ranks: int) -> np.ndarray:
-        """Global index of each rank's first document (documents numbered in rank order)."""
+    @property
+    def doc_offsets_file(self) -> Path:
+        return self.work / "doc_offsets.npy"
+
+    def write_doc_offsets(self, ranks: int) -> None:
+        """After ingest, once: every later task reads this file, not all ``ranks`` reports."""
         counts = [self.read_ingest_report(r)["documents"] for r in range(ranks)]
-        return np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        with atomic_path(self.doc_offsets_file) as tmp, tmp.open("wb") as f:
+            np.save(f, np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]))
+
+    def doc_offsets(self) -> np.ndarray:
+        """Global index of each rank's first document (documents numbered in rank order)."""
+        return np.load(self.doc_offsets_file)

@@ -234,6 +234,7 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
             ],
             ingest_ranks,
         )
+        layout.write_doc_offsets(ingest_ranks)
         run_stage(
             "buckets",
             [LshBuckets(out, ingest_ranks, params)],

@@ -29,10 +29,9 @@ IN_DISTRIBUTION_SHARE = 0.1
 
 
 def in_distribution_split(
-    docs: Sequence[Doc], head: str, params: TrainParams
+    pairs: Sequence[tuple[Doc, str]], params: TrainParams
 ) -> tuple[list[tuple[Doc, str]], list[Doc]]:
     """The pool's (doc, label) pairs minus a random 10% of its documents, and that 10%."""
-    pairs = pool(docs, head, params.cap_per_source, params.seed)
     distinct = list(dict.fromkeys(d for d, _ in pairs))
     held = set(
         random.Random(params.seed).sample(distinct, round(len(distinct) * IN_DISTRIBUTION_SHARE))
@@ -55,8 +54,8 @@ def train_head(
     rule = final_rule(held, head)
     log(f"{head}: in-distribution split and final model")
     labels = list(LABELS[head])
-    train, test = in_distribution_split(docs, head, params)
     pairs = pool(docs, head, params.cap_per_source, params.seed)
+    train, test = in_distribution_split(pairs, params)
     path = model_path(out, head)
     jobs = [
         FitJob(

@@ -276,21 +276,25 @@ def _as_pairs(edges: np.ndarray) -> np.ndarray:
 
 def _texts(layout: Layout, offsets: np.ndarray, nodes: np.ndarray) -> pa.LargeStringArray:
     """Texts of the given global document numbers (sorted), read from the raw text files."""
-    pieces, lengths = [], []
+    ranks = range(len(offsets) - 1)
+    text_ends = _RankedArrays(offsets, [layout.raw_text_ends(r) for r in ranks], np.int64, 1)
+    ends = text_ends.take(nodes)[:, 0]
+    # A rank's first document starts its file; any other starts where the one before ends.
+    first = np.isin(nodes, offsets[:-1])
+    starts = np.zeros(len(nodes), dtype=np.int64)
+    starts[~first] = text_ends.take(nodes[~first] - 1)[:, 0]
     rank_of = np.searchsorted(offsets, nodes, side="right") - 1
+    pieces = []
     for rank in np.unique(rank_of):
-        ends = np.fromfile(layout.raw_text_ends(int(rank)), dtype=np.int64)
-        starts = np.concatenate([[0], ends[:-1]])
-        local = nodes[rank_of == rank] - offsets[rank]
+        mine = rank_of == rank
         with open(layout.raw_texts(int(rank)), "rb") as f:
-            for start, end in zip(starts[local].tolist(), ends[local].tolist(), strict=True):
+            for start, end in zip(starts[mine].tolist(), ends[mine].tolist(), strict=True):
                 f.seek(start)
                 pieces.append(f.read(end - start))
-                lengths.append(end - start)
-    bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=bounds[1:])
+    bounds = np.zeros(len(nodes) + 1, dtype=np.int64)
+    np.cumsum(ends - starts, out=bounds[1:])
     return pa.LargeStringArray.from_buffers(
-        len(lengths), pa.py_buffer(bounds), pa.py_buffer(b"".join(pieces))
+        len(nodes), pa.py_buffer(bounds), pa.py_buffer(b"".join(pieces))
     )
 
 

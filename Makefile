@@ -14,7 +14,9 @@ MIX_OUT   := $(if $(filter command line,$(origin OUT)),$(OUT),out/mix-demo)
 SWEEP_OUT := $(if $(filter command line,$(origin OUT)),$(OUT),out/sweep-demo)
 CORPUS_ARG := $(if $(CORPUS),--corpus $(CORPUS))
 
-.PHONY: setup demo test prepare stats query mix sweep bench classifiers lint clean help
+TEACHER_VENV := .venv-teacher
+
+.PHONY: setup demo test prepare stats query mix sweep bench classifiers word-vectors lint clean help
 
 help:
 	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
@@ -27,6 +29,7 @@ help:
 	@echo "make sweep    SPEC=... OUT=... [LEVELS=2,3,4,6 CORPUS=...]  one mixture per D1 level -> out/sweep-demo"
 	@echo "make bench    benchmark prepare, tagging and mixtures -> bench/results/{prepare,classifiers,mixtures}.json"
 	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~4 min)"
+	@echo "make word-vectors  distil the task head's starting word vectors from MiniLM (own venv, torch; ~8 min)"
 	@echo "make lint     ruff"
 
 $(BIN)/procmix: pyproject.toml
@@ -76,6 +79,14 @@ bench: setup
 classifiers: setup
 	$(BIN)/procmix train-classifiers --data $(DATA) --out classifiers/models
 	@echo "wrote classifiers/models: *.ftz, *.meta.json, *.confusion.json, report.json"
+
+# The teacher gets its own venv: torch stays out of the one tests and prepare use.
+word-vectors:
+	test -x $(TEACHER_VENV)/bin/python || $(PYTHON) -m venv $(TEACHER_VENV)
+	$(TEACHER_VENV)/bin/pip install --quiet --upgrade pip
+	$(TEACHER_VENV)/bin/pip install --quiet torch==2.13.0
+	$(TEACHER_VENV)/bin/pip install --quiet -e '.[teacher]'
+	HF_HUB_OFFLINE=1 $(TEACHER_VENV)/bin/procmix distil-word-vectors --data $(DATA)
 
 lint: setup
 	$(BIN)/ruff check pipeline classifiers mixtures tests bench

@@ -48,6 +48,7 @@ def train_head(
     log: Callable[[str], None],
 ) -> dict:
     """LOSO, rule, in-distribution score, then the shipped model and its JSON files."""
+    params = params.for_head(head)
     log(f"{head}: leave-one-source-out")
     held = predict_held_out(docs, head, params, cache, log)
     loso = loso_report(held, head)
@@ -90,6 +91,7 @@ def train_head(
             "threshold": rule.threshold,
         },
         "params": params.as_dict(),
+        "word_vectors_sha256": sha256(params.word_vectors) if params.word_vectors else None,
         "window_chars": WINDOW_CHARS,
         "stopwords": sorted(STOPWORDS),
         "training_documents": len(pairs),

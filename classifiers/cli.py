@@ -1,4 +1,5 @@
-"""``procmix`` verbs of the classifiers: train-classifiers, eval-classifiers, tag."""
+"""``procmix`` verbs of the classifiers: train-classifiers, distil-word-vectors,
+eval-classifiers, tag."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from classifiers.model import MODELS_DIR
 from classifiers.train import TrainParams
+from classifiers.word_vectors import VECTORS_FILE
 
 DEFAULT_DATA = "../shared/data"
 _DEFAULTS = TrainParams()
@@ -28,6 +30,7 @@ def _params(args: argparse.Namespace) -> TrainParams:
         bucket=args.bucket,
         workers=args.workers,
         seed=args.seed,
+        word_vectors=None if args.word_vectors == "none" else Path(args.word_vectors),
     )
 
 
@@ -54,6 +57,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         help="models trained at once, one fastText thread each (the models do not depend on it)",
     )
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="sampling and fastText seed")
+    p.add_argument(
+        "--word-vectors",
+        default=str(_DEFAULTS.word_vectors),
+        help="starting input vectors of the task-type head (from distil-word-vectors), "
+        "or 'none' for fastText's random start",
+    )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -72,6 +81,27 @@ def _train(args: argparse.Namespace) -> int:
             f"model {result['size_bytes'] / 1e6:.1f} MB"
         )
     print(f"wrote {args.out}: *.ftz, *.meta.json, *.confusion.json, {REPORT}")
+    return 0
+
+
+def _distil(args: argparse.Namespace) -> int:
+    from classifiers.dataset import read_docs
+    from classifiers.preprocess import preprocess
+    from classifiers.word_vectors import distil, save
+
+    data = Path(args.data)
+    if not data.exists():
+        print(f"procmix distil-word-vectors: error: {data} does not exist", file=sys.stderr)
+        return 2
+    docs = list(read_docs(data))
+    _log(f"read {len(docs)} documents from {data}")
+    try:
+        words, vectors = distil(preprocess([d.text for d in docs]), args.dim, _log)
+    except RuntimeError as e:
+        print(f"procmix distil-word-vectors: error: {e}", file=sys.stderr)
+        return 2
+    save(Path(args.out), words, vectors)
+    print(f"wrote {args.out}: {len(words)} words x {args.dim} dimensions")
     return 0
 
 
@@ -107,7 +137,7 @@ def _tag(args: argparse.Namespace) -> int:
 
 
 def add_verbs(verbs: argparse._SubParsersAction) -> None:
-    """Add train-classifiers, eval-classifiers and tag to procmix's subcommands."""
+    """Add the classifiers' verbs to procmix's subcommands."""
     formatter = argparse.ArgumentDefaultsHelpFormatter
     t = verbs.add_parser(
         "train-classifiers",
@@ -126,6 +156,23 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     t.add_argument("--out", default=str(MODELS_DIR), help="folder for the models")
     _add_train_options(t)
     t.set_defaults(func=_train)
+
+    w = verbs.add_parser(
+        "distil-word-vectors",
+        help="distil the task head's starting word vectors from the MiniLM teacher",
+        description=(
+            "Encode every word seen 3 times or more in DATA (after the classifiers' "
+            "preprocessing) with all-MiniLM-L6-v2, alone, and keep the first DIM principal "
+            "components: the starting input vectors train-classifiers gives the task-type "
+            "head. Needs the optional teacher (make word-vectors installs it); about 5 "
+            "minutes on 2 cores for ../shared/data."
+        ),
+        formatter_class=formatter,
+    )
+    w.add_argument("--data", default=DEFAULT_DATA, help="JSONL file or folder (labels unused)")
+    w.add_argument("--out", default=str(VECTORS_FILE), help="word-vectors file (.npz)")
+    w.add_argument("--dim", type=int, default=_DEFAULTS.dim, help="components kept")
+    w.set_defaults(func=_distil)
 
     e = verbs.add_parser(
         "eval-classifiers",

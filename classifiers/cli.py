@@ -97,7 +97,7 @@ def _distil(args: argparse.Namespace) -> int:
     _log(f"read {len(docs)} documents from {data}")
     try:
         words, vectors = distil(preprocess([d.text for d in docs]), args.dim, _log)
-    except RuntimeError as e:
+    except (RuntimeError, ValueError) as e:
         print(f"procmix distil-word-vectors: error: {e}", file=sys.stderr)
         return 2
     save(Path(args.out), words, vectors)

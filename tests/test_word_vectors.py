@@ -127,6 +127,11 @@ def test_distil_word_vectors_without_the_teacher_says_how_to_install_it(
     assert main(argv) == 2
     assert "make word-vectors" in capsys.readouterr().err
     assert not out.exists()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"text": "one two three", "source": "tiny"}\n')
+    assert main(["distil-word-vectors", "--data", str(empty), "--out", str(out)]) == 2
+    assert "no word occurs 3 times" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_train_params_record_the_vectors_by_file_name():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from classifiers.model import MODELS_DIR
 from classifiers.train import TrainParams
-from classifiers.word_vectors import VECTORS_FILE
+from classifiers.word_vectors import VECTORS_FILE, load_for
 
 DEFAULT_DATA = "../shared/data"
 _DEFAULTS = TrainParams()
@@ -20,8 +20,14 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _error(verb: str, problem: Exception) -> int:
+    print(f"procmix {verb}: error: {problem}", file=sys.stderr)
+    return 2
+
+
 def _params(args: argparse.Namespace) -> TrainParams:
-    return TrainParams(
+    """The training options; the word vectors are checked here, before any model trains."""
+    params = TrainParams(
         cap_per_source=args.cap_per_source,
         epoch=args.epoch,
         lr=args.lr,
@@ -32,6 +38,9 @@ def _params(args: argparse.Namespace) -> TrainParams:
         seed=args.seed,
         word_vectors=None if args.word_vectors == "none" else Path(args.word_vectors),
     )
+    if params.word_vectors is not None:
+        load_for(params.word_vectors, params.dim)
+    return params
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -72,7 +81,11 @@ def _train(args: argparse.Namespace) -> int:
     if not data.exists():
         print(f"procmix train-classifiers: error: {data} does not exist", file=sys.stderr)
         return 2
-    report = train_classifiers(data, Path(args.out), _params(args), _log)
+    try:
+        params = _params(args)
+    except ValueError as e:
+        return _error("train-classifiers", e)
+    report = train_classifiers(data, Path(args.out), params, _log)
     for head, result in report.items():
         loso, in_dist = result["loso"], result["in_distribution"]
         print(
@@ -98,8 +111,7 @@ def _distil(args: argparse.Namespace) -> int:
     try:
         words, vectors = distil(preprocess([d.text for d in docs]), args.dim, _log)
     except (RuntimeError, ValueError) as e:
-        print(f"procmix distil-word-vectors: error: {e}", file=sys.stderr)
-        return 2
+        return _error("distil-word-vectors", e)
     save(Path(args.out), words, vectors)
     print(f"wrote {args.out}: {len(words)} words x {args.dim} dimensions")
     return 0
@@ -112,11 +124,14 @@ def _eval(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"procmix eval-classifiers: error: {path} does not exist", file=sys.stderr)
         return 2
-    report = (
-        loso_models(path, _params(args), _log)
-        if args.loso
-        else evaluate_models(path, Path(args.models))
-    )
+    if args.loso:
+        try:
+            params = _params(args)
+        except ValueError as e:
+            return _error("eval-classifiers", e)
+        report = loso_models(path, params, _log)
+    else:
+        report = evaluate_models(path, Path(args.models))
     if args.json:
         print(json.dumps(report))
     else:

@@ -81,20 +81,29 @@ def load(path: Path) -> tuple[list[str], np.ndarray]:
     return words, vectors
 
 
-def write_vec(source: Path, dim: int, out: Path) -> int:
-    """Write ``source`` as fastText's ``.vec`` text, cut to ``dim`` components; return the
-    number of words. fastText adds every word of the file to the model's vocabulary, also
-    words its training text lacks: those keep the teacher's vector, so a new source's
-    words the labelled sources never used still point the right way."""
+def load_for(source: Path, dim: int) -> tuple[list[str], np.ndarray]:
+    """The words of ``source`` and their vectors cut to ``dim`` components; a clear error
+    when the file is missing, unreadable or holds fewer than ``dim``."""
+    if not source.is_file():
+        raise ValueError(f"word-vectors file {source} does not exist")
     words, vectors = load(source)
     if dim > vectors.shape[1]:
         raise ValueError(
             f"{source} holds {vectors.shape[1]}-dimensional word vectors; a model of "
             f"dim {dim} needs at least {dim} (lower --dim or pass --word-vectors none)"
         )
+    return words, vectors[:, :dim]
+
+
+def write_vec(source: Path, dim: int, out: Path) -> int:
+    """Write ``source`` as fastText's ``.vec`` text, cut to ``dim`` components; return the
+    number of words. fastText adds every word of the file to the model's vocabulary, also
+    words its training text lacks: those keep the teacher's vector, so a new source's
+    words the labelled sources never used still point the right way."""
+    words, vectors = load_for(source, dim)
     with out.open("w", encoding="utf-8") as f:
         f.write(f"{len(words)} {dim}\n")
-        for word, vector in zip(words, vectors[:, :dim], strict=True):
+        for word, vector in zip(words, vectors, strict=True):
             f.write(word + " " + " ".join(f"{x:.4f}" for x in vector) + "\n")
     return len(words)
 

@@ -138,3 +138,16 @@ def test_train_params_record_the_vectors_by_file_name():
     params = TrainParams()
     assert params.as_dict()["word_vectors"] == VECTORS_FILE.name
     assert replace(params, word_vectors=None).as_dict()["word_vectors"] is None
+
+
+def test_training_verbs_check_the_word_vectors_before_training(tmp_path, data_dir, capsys):
+    data = data_dir / "tldr.jsonl.gz"
+    missing = tmp_path / "missing.npz"
+    argv = ["train-classifiers", "--data", str(data), "--out", str(tmp_path / "models")]
+    assert main([*argv, "--word-vectors", str(missing)]) == 2
+    assert f"word-vectors file {missing} does not exist" in capsys.readouterr().err
+    assert main([*argv, "--dim", "32"]) == 2
+    assert "16-dimensional word vectors; a model of dim 32" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()
+    assert main(["eval-classifiers", str(data), "--loso", "--word-vectors", str(missing)]) == 2
+    assert "procmix eval-classifiers: error: word-vectors file" in capsys.readouterr().err

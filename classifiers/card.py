@@ -345,8 +345,8 @@ word-vectors` (not kept: neither idea was built). Teacher: all-MiniLM-L6-v2
 embeddings (first 3000 characters, 128 word pieces, normalised) of each
 source's evaluated documents, and a class-balanced logistic regression
 (scikit-learn, C = 1; C = 10 and 100 scored lower) trained on the other
-sources. Embedding the
-16,947 documents took 848 s on 2 cores (20 documents/s).
+sources. Embedding the 16,947 documents took 848 s on 2 cores (20
+documents/s).
 
 LOSO, the harness above (calibrated, cross-fitted), seed 1:
 

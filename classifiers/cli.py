@@ -20,7 +20,7 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _error(verb: str, problem: Exception) -> int:
+def _error(verb: str, problem: Exception | str) -> int:
     print(f"procmix {verb}: error: {problem}", file=sys.stderr)
     return 2
 
@@ -79,8 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 
     data = Path(args.data)
     if not data.exists():
-        print(f"procmix train-classifiers: error: {data} does not exist", file=sys.stderr)
-        return 2
+        return _error("train-classifiers", f"{data} does not exist")
     try:
         params = _params(args)
     except ValueError as e:
@@ -104,8 +103,7 @@ def _distil(args: argparse.Namespace) -> int:
 
     data = Path(args.data)
     if not data.exists():
-        print(f"procmix distil-word-vectors: error: {data} does not exist", file=sys.stderr)
-        return 2
+        return _error("distil-word-vectors", f"{data} does not exist")
     docs = list(read_docs(data))
     _log(f"read {len(docs)} documents from {data}")
     try:
@@ -122,8 +120,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     path = Path(args.labelled)
     if not path.exists():
-        print(f"procmix eval-classifiers: error: {path} does not exist", file=sys.stderr)
-        return 2
+        return _error("eval-classifiers", f"{path} does not exist")
     if args.loso:
         try:
             params = _params(args)
@@ -144,8 +141,7 @@ def _tag(args: argparse.Namespace) -> int:
 
     source = Path(args.input)
     if not source.is_file():
-        print(f"procmix tag: error: {source} is not a file", file=sys.stderr)
-        return 2
+        return _error("tag", f"{source} is not a file")
     count = tag_jsonl(source, Path(args.out), Path(args.models), args.batch_size)
     print(f"tagged {count} documents -> {args.out}")
     return 0

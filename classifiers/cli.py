@@ -116,16 +116,28 @@ def _distil(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from classifiers.evaluate import evaluate_models, format_head, loso_models
+    from classifiers.evaluate import (
+        evaluate_models,
+        format_head,
+        format_spread,
+        loso_models,
+        loso_over_seeds,
+    )
 
     path = Path(args.labelled)
     if not path.exists():
         return _error("eval-classifiers", f"{path} does not exist")
+    if args.seeds and not args.loso:
+        return _error("eval-classifiers", "--seeds needs --loso (the shipped models have no seed)")
     if args.loso:
         try:
             params = _params(args)
         except ValueError as e:
             return _error("eval-classifiers", e)
+        if args.seeds:
+            report = loso_over_seeds(path, params, args.seeds, _log)
+            print(json.dumps(report) if args.json else format_spread(report))
+            return 0
         report = loso_models(path, params, _log)
     else:
         report = evaluate_models(path, Path(args.models))
@@ -195,7 +207,8 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "and print per head: accuracy, macro-F1, per-class precision/recall/F1/support, "
             "the confusion matrix and the expected calibration error (10 bins). With --loso, "
             "LABELLED is a training set: every source is scored by a model trained without "
-            "it (the training options apply), instead of scoring the shipped models."
+            "it (the training options apply), instead of scoring the shipped models; with "
+            "--seeds, once per seed, to see how far the seed alone moves each figure."
         ),
         formatter_class=formatter,
     )
@@ -204,6 +217,14 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument(
         "--loso", action="store_true", help="leave-one-source-out evaluation of the recipe"
+    )
+    e.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="SEED",
+        help="with --loso: run it once per seed (instead of --seed) and report each figure's "
+        "mean, min and max; with --json {seeds, runs: {seed: report}, spread}",
     )
     _add_train_options(e)
     e.set_defaults(func=_eval)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from classifiers.dataset import read_docs
-from classifiers.loso import loso_report, predict_held_out
+from classifiers.dataset import Doc, read_docs
+from classifiers.loso import guarded_label, loso_report, predict_held_out
 from classifiers.metrics import evaluate
 from classifiers.model import MODELS_DIR, Head
 from classifiers.preprocess import preprocess
@@ -56,10 +57,75 @@ def format_head(name: str, result: dict) -> str:
     return "\n".join(lines)
 
 
-def loso_models(data: Path, params: TrainParams, log: Callable[[str], None]) -> dict:
-    """Per head, pooled leave-one-source-out metrics of the training recipe on ``data``."""
-    docs = list(read_docs(data))
-    cache = LineCache()
+def _loso(
+    docs: Sequence[Doc], cache: LineCache, params: TrainParams, log: Callable[[str], None]
+) -> dict:
     return {
         name: loso_report(predict_held_out(docs, name, params, cache, log), name) for name in HEADS
     }
+
+
+def loso_models(data: Path, params: TrainParams, log: Callable[[str], None]) -> dict:
+    """Per head, pooled leave-one-source-out metrics of the training recipe on ``data``."""
+    return _loso(list(read_docs(data)), LineCache(), params, log)
+
+
+# The figures whose spread across seeds says whether a recipe change is more than noise.
+SPREAD_FIGURES = ("accuracy", "macro_f1", "ece", "mean_source_accuracy")
+
+
+def _figures(head: str, result: dict) -> dict[str, float]:
+    figures = {name: result[name] for name in SPREAD_FIGURES}
+    guarded = guarded_label(head)
+    if guarded is not None:
+        label = list(result["per_class"])[guarded]
+        figures[f"{label}_precision"] = result["per_class"][label]["precision"]
+        figures[f"{label}_recall"] = result["per_class"][label]["recall"]
+    return figures
+
+
+def loso_over_seeds(
+    data: Path, params: TrainParams, seeds: Sequence[int], log: Callable[[str], None]
+) -> dict:
+    """The leave-one-source-out report once per seed, and each figure's mean, min and max.
+
+    The seed draws the training pools and fastText's initialisation, so the
+    spread is how far a recipe change must move a figure to be more than noise.
+    """
+    docs = list(read_docs(data))
+    cache = LineCache()
+    runs = {}
+    for seed in seeds:
+        log(f"seed {seed}")
+        runs[str(seed)] = _loso(docs, cache, replace(params, seed=seed), log)
+    spread: dict[str, dict] = {}
+    for name in HEADS:
+        by_seed = [_figures(name, run[name]) for run in runs.values()]
+        spread[name] = {
+            figure: {
+                "mean": round(float(np.mean([f[figure] for f in by_seed])), 4),
+                "min": min(f[figure] for f in by_seed),
+                "max": max(f[figure] for f in by_seed),
+            }
+            for figure in by_seed[0]
+        }
+    return {"seeds": list(seeds), "runs": runs, "spread": spread}
+
+
+def format_spread(report: dict) -> str:
+    """Per head, one row per seed and the mean, min and max of every spread figure."""
+    blocks = []
+    for name, spread in report["spread"].items():
+        width = {figure: max(8, len(figure)) + 2 for figure in spread}
+        rows = [(seed, _figures(name, run[name])) for seed, run in report["runs"].items()]
+        rows += [(stat, {f: s[stat] for f, s in spread.items()}) for stat in ("mean", "min", "max")]
+        lines = [
+            f"{name}: leave-one-source-out over seeds {', '.join(map(str, report['seeds']))}",
+            f"  {'seed':<6}" + "".join(f"{f:>{w}}" for f, w in width.items()),
+        ]
+        for label, values in rows:
+            lines.append(
+                f"  {label:<6}" + "".join(f"{values[f]:>{w}.4f}" for f, w in width.items())
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -294,3 +294,32 @@ def test_train_classifiers_end_to_end_and_tag(tmp_path, data_dir, capsys):
     assert len(rows) == 20
     assert all(r["input_task_type"] == "computing" and r["task_type"] in TASK_LABELS for r in rows)
     assert sum(r["content_type"] == "procedural" for r in rows) >= 15
+
+
+def test_loso_over_seeds_reports_each_seed_and_its_spread(tmp_path, data_dir, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("tldr", "wordnet", "gsm8k", "medquad"):
+        write_jsonl(data / f"{name}.jsonl.gz", read_jsonl_gz(f"{name}.jsonl.gz", 150))
+    small = ["--dim", "16", "--bucket", "200000", "--word-vectors", "none", "--json"]
+    assert main(["eval-classifiers", str(data), "--loso", "--seeds", "1", "2", *small]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["seeds"] == [1, 2]
+    # Each seed's run is the single-seed LOSO report, so the spread summarises real runs.
+    assert main(["eval-classifiers", str(data), "--loso", "--seed", "2", *small]) == 0
+    assert report["runs"]["2"] == json.loads(capsys.readouterr().out)
+    assert report["runs"]["1"] != report["runs"]["2"]
+    content = report["spread"][CONTENT_TYPE]
+    f1s = [run[CONTENT_TYPE]["macro_f1"] for run in report["runs"].values()]
+    assert content["macro_f1"]["min"] == min(f1s) and content["macro_f1"]["max"] == max(f1s)
+    assert content["macro_f1"]["mean"] == pytest.approx(sum(f1s) / 2, abs=1e-4)
+    precisions = [
+        run[CONTENT_TYPE]["per_class"]["procedural"]["precision"] for run in report["runs"].values()
+    ]
+    assert content["procedural_precision"]["max"] == max(precisions)
+    assert "procedural_precision" not in report["spread"]["task_type"]
+
+
+def test_seeds_without_loso_is_refused(data_dir, capsys):
+    assert main(["eval-classifiers", str(data_dir / "tldr.jsonl.gz"), "--seeds", "1", "2"]) == 2
+    assert "--seeds needs --loso" in capsys.readouterr().err

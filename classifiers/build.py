@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -12,8 +11,8 @@ import numpy as np
 
 from classifiers.card import render_card
 from classifiers.dataset import Doc, pool, read_docs
-from classifiers.loso import final_rule, loso_report, predict_held_out
-from classifiers.metrics import evaluate, p_true_given_pred
+from classifiers.loso import estimate_report, final_rule, predict_held_out
+from classifiers.metrics import p_true_given_pred
 from classifiers.model import (
     confusion_path,
     meta_path,
@@ -22,21 +21,9 @@ from classifiers.model import (
 )
 from classifiers.preprocess import STOPWORDS, WINDOW_CHARS
 from classifiers.taxonomy import HEADS, LABELS
-from classifiers.train import FitJob, LineCache, TrainParams, run_fits
+from classifiers.train import LineCache, TrainParams, fit
 
 REPORT = "report.json"
-IN_DISTRIBUTION_SHARE = 0.1
-
-
-def in_distribution_split(
-    pairs: Sequence[tuple[Doc, str]], params: TrainParams
-) -> tuple[list[tuple[Doc, str]], list[Doc]]:
-    """The pool's (doc, label) pairs minus a random 10% of its documents, and that 10%."""
-    distinct = list(dict.fromkeys(d for d, _ in pairs))
-    held = set(
-        random.Random(params.seed).sample(distinct, round(len(distinct) * IN_DISTRIBUTION_SHARE))
-    )
-    return [(d, label) for d, label in pairs if d not in held], [d for d in distinct if d in held]
 
 
 def train_head(
@@ -47,30 +34,19 @@ def train_head(
     cache: LineCache,
     log: Callable[[str], None],
 ) -> dict:
-    """LOSO, rule, in-distribution score, then the shipped model and its JSON files."""
+    """Held-out estimates, rule, then the shipped model and its JSON files."""
     params = params.for_head(head)
-    log(f"{head}: leave-one-source-out")
-    held = predict_held_out(docs, head, params, cache, log)
-    loso = loso_report(held, head)
-    rule = final_rule(held, head)
-    log(f"{head}: in-distribution split and final model")
+    log(f"{head}: leave-one-source-out and in-distribution estimates")
+    estimate = predict_held_out(docs, head, params, cache, log)
+    scores = estimate_report(estimate, head)
+    loso = scores["loso"]
+    rule = final_rule(estimate, head)
+    log(f"{head}: final model")
     labels = list(LABELS[head])
     pairs = pool(docs, head, params.cap_per_source, params.seed)
-    train, test = in_distribution_split(pairs, params)
     path = model_path(out, head)
-    jobs = [
-        FitJob(
-            cache.lines([d for d, _ in train]),
-            [label for _, label in train],
-            cache.lines(test),
-            LABELS[head],
-        ),
-        FitJob(cache.lines([d for d, _ in pairs]), [label for _, label in pairs], save_to=path),
-    ]
-    test_proba, _ = run_fits(jobs, params)
-    calibrated = rule.calibrate(test_proba)
-    y_true = np.array([labels.index(d.labels[head]) for d in test], dtype=np.int64)
-    in_dist = evaluate(LABELS[head], y_true, rule.decide(calibrated), calibrated)
+    lines = cache.lines([d for d, _ in pairs])
+    fit(lines, [label for _, label in pairs], params, quantize=True).save_model(str(path))
     digest = sha256(path)
     version = f"{datetime.date.today():%Y%m%d}-{digest[:8]}"
     confusion = {
@@ -100,8 +76,7 @@ def train_head(
     return {
         "meta": meta,
         "size_bytes": path.stat().st_size,
-        "loso": loso,
-        "in_distribution": in_dist,
+        **scores,
     }
 
 

@@ -1,15 +1,20 @@
 """Decision rule and calibration: temperature scaling and the procedural threshold.
 
-Both are fitted on leave-one-source-out predictions, so they correct the
-over-confidence a model has on sources it never saw, not on its training data.
+Both are fitted on held-out predictions, never on training data: the
+temperature on two regimes, sources the model never saw (leave-one-source-out)
+and unseen documents of sources it did see, because a model is over-confident
+on the first and already calibrated on the second; the threshold on unseen
+sources.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+
+from classifiers.metrics import expected_calibration_error
 
 # The mixtures need procedural documents above all to be procedural: the
 # threshold weighs precision twice as much as recall (F-beta, beta = 0.5).
@@ -47,20 +52,37 @@ class Rule:
         return pred
 
 
-def fit_temperature(proba: np.ndarray, y_true: np.ndarray) -> float:
-    """The temperature that minimises the negative log-likelihood of ``y_true``."""
-    if len(y_true) == 0:
+# Temperatures tried, on a log grid from 0.5 to 5: ECE is a step function of
+# the temperature, so a grid finds its minimum where a smooth optimiser would
+# stall, and always the same one.
+TEMPERATURES = np.round(np.geomspace(0.5, 5.0, 101), 4)
+
+Predictions = tuple[np.ndarray, np.ndarray]
+
+
+def argmax_ece(proba: np.ndarray, y_true: np.ndarray) -> float:
+    pred = proba.argmax(axis=1)
+    return expected_calibration_error(proba[np.arange(len(pred)), pred], pred == y_true)
+
+
+def fit_temperature(regimes: Sequence[Predictions]) -> float:
+    """The temperature whose worst ECE over ``regimes`` ((proba, y_true) pairs) is smallest.
+
+    The regimes are held-out predictions on unseen sources (leave-one-source-out)
+    and on unseen documents of seen sources. A corpus to tag mixes documents
+    like both, and per ECE bin a mixture's gap is the weighted mean of its
+    parts' gaps: its ECE is at most the larger of the two. One temperature
+    fitted on unseen sources alone (2.45 for content type) left the seen-source
+    ECE at 0.10.
+    """
+    regimes = [(proba, y_true) for proba, y_true in regimes if len(y_true)]
+    if not regimes:
         return 1.0
-    log_p = np.log(np.maximum(proba, _FLOOR))
-
-    def nll(log_t: float) -> float:
-        logits = log_p / np.exp(log_t)
-        logits -= logits.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(logits).sum(axis=1))
-        return float(np.mean(log_norm - logits[np.arange(len(y_true)), y_true]))
-
-    result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
-    return round(float(np.exp(result.x)), 4)
+    worst = [
+        max(argmax_ece(Rule(float(t)).calibrate(proba), y_true) for proba, y_true in regimes)
+        for t in TEMPERATURES
+    ]
+    return float(TEMPERATURES[int(np.argmin(worst))])
 
 
 def fit_threshold(calibrated: np.ndarray, y_true: np.ndarray, guarded: int) -> float:
@@ -79,10 +101,12 @@ def fit_threshold(calibrated: np.ndarray, y_true: np.ndarray, guarded: int) -> f
     return round(best, 2)
 
 
-def fit_rule(proba: np.ndarray, y_true: np.ndarray, guarded: int | None) -> Rule:
-    """Temperature, then (for a guarded label) the threshold, fitted on these predictions."""
-    temperature = fit_temperature(proba, y_true)
+def fit_rule(unseen: Predictions, seen: Predictions, guarded: int | None) -> Rule:
+    """Temperature over both regimes, then (for a guarded label) the threshold on unseen
+    sources, where precision is hardest to keep."""
+    temperature = fit_temperature([unseen, seen])
     if guarded is None:
         return Rule(temperature)
+    proba, y_true = unseen
     calibrated = Rule(temperature).calibrate(proba)
     return Rule(temperature, guarded, fit_threshold(calibrated, y_true, guarded))

@@ -83,12 +83,26 @@ measured).
 
 ## Decision rule and calibration
 
-Both fitted on the leave-one-source-out (LOSO) predictions, never on the
-training data: a temperature per head (minimum negative log-likelihood), and
-for content type a threshold on p(procedural): below it the runner-up label
-is chosen. The threshold maximises F0.5 of procedural (precision weighs
-twice recall). The LOSO scores below are cross-fitted: the rule applied to a
-held-out source was fitted on the other sources' predictions only.
+Both fitted on held-out predictions, never on the training data. A
+temperature per head, fitted on two regimes: sources the model never saw
+(the leave-one-source-out, LOSO, predictions) and unseen documents of
+sources it did see (the in-distribution share below). Of a grid from 0.5
+to 5, the temperature whose worse ECE of the two is smallest: a corpus to
+tag mixes documents of both kinds, and per ECE bin a mixture's gap is the
+weighted mean of its parts' gaps, so its ECE is at most the larger of the
+two. For content type, also a threshold on p(procedural), fitted on the
+LOSO predictions: below it the runner-up label is chosen. The threshold
+maximises F0.5 of procedural (precision weighs twice recall). The scores
+below are cross-fitted: the rule applied to a source's documents, in
+either regime, was fitted on the other sources' predictions only.
+
+Why two regimes: fastText is over-confident on sources it never saw and
+already calibrated on the ones it did. A temperature fitted on LOSO alone
+(2.45 for content type, 2.12 for task type, shipped until 2026-11-27) left
+the in-distribution ECE at 0.10 and 0.18. New corpora sit closer to the
+seen regime than LOSO suggests: CLASSIFIER-NOTES.md's baseline scores 0.87
+content macro-F1 on the team's held-out sources against about 0.5 under
+LOSO and 0.96 in distribution (Baseline, below).
 
 ## Hyper-parameters
 
@@ -193,10 +207,9 @@ _LIMITS = """\
   does better. It cannot run in prepare's hot path; its word vectors as the
   task model's starting point recover part of its gain (+0.02 task
   macro-F1, ECE 0.066 to about 0.04).
-- The temperature is fitted on held-out predictions (T > 1 softens), so on
-  sources seen in training the probabilities are under-confident: the
-  in-distribution ECE above is large by design; the LOSO ECE is the one
-  that describes new sources.
+- One temperature serves sources seen and unseen: it bounds the worse of
+  the two ECEs, and can make neither as small as a temperature fitted to one
+  regime alone (Decision rule and calibration).
 - Procedural precision: on held-out sources it reaches 0.95 only at a
   p(procedural) threshold near 0.9, where procedural recall falls to about
   0.1 (measured on the LOSO predictions of an earlier run of this recipe);
@@ -430,11 +443,13 @@ glibc's mmap threshold so those matrices start zero-filled, as upstream
 fastText's do.
 """
 
+# Issue 3's targets are for unseen sources (LOSO); the same figures on seen
+# sources (in distribution) bracket what a new corpus between the two gets.
 _TARGETS = (
-    ("content type LOSO macro-F1", "content_type", "macro_f1", 0.90),
-    ("procedural precision (LOSO)", "content_type", "procedural_precision", 0.95),
-    ("content type LOSO ECE (at most)", "content_type", "ece", 0.05),
-    ("task type LOSO macro-F1", "task_type", "macro_f1", 0.85),
+    ("content type macro-F1", "content_type", "macro_f1", 0.90),
+    ("procedural precision", "content_type", "procedural_precision", 0.95),
+    ("content type ECE (at most)", "content_type", "ece", 0.05),
+    ("task type macro-F1", "task_type", "macro_f1", 0.85),
 )
 
 
@@ -442,22 +457,27 @@ def _targets(report: dict) -> str:
     lines = [
         "## Targets (issue 3)",
         "",
-        "| target | goal | measured | met |",
-        "|---|---:|---:|---|",
+        "Measured on unseen sources (LOSO); the in-distribution column is the same "
+        "figure on unseen documents of seen sources.",
+        "",
+        "| target | goal | LOSO | met | in distribution |",
+        "|---|---:|---:|---|---:|",
     ]
     for name, head, key, goal in _TARGETS:
-        loso = report[head]["loso"]
-        value = (
-            loso["per_class"]["procedural"]["precision"]
+        values = [
+            scores["per_class"]["procedural"]["precision"]
             if key == "procedural_precision"
-            else loso[key]
+            else scores[key]
+            for scores in (report[head]["loso"], report[head]["in_distribution"])
+        ]
+        met = values[0] <= goal if key == "ece" else values[0] >= goal
+        lines.append(
+            f"| {name} | {goal} | {values[0]:.3f} | {'yes' if met else 'no'} | {values[1]:.3f} |"
         )
-        met = value <= goal if key == "ece" else value >= goal
-        lines.append(f"| {name} | {goal} | {value:.3f} | {'yes' if met else 'no'} |")
     if BENCH.exists():
         measured = json.loads(BENCH.read_text())["tagging"]["mb_s_per_core"]
         met = "yes" if measured >= 10 else "no"
-        lines.append(f"| both models inside prepare, MB/s per core | 10 | {measured} | {met} |")
+        lines.append(f"| both models inside prepare, MB/s per core | 10 | {measured} | {met} | - |")
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from classifiers.dataset import Doc, read_docs
-from classifiers.loso import guarded_label, loso_report, predict_held_out
+from classifiers.loso import estimate_report, guarded_label, predict_held_out
 from classifiers.metrics import evaluate
 from classifiers.model import MODELS_DIR, Head
 from classifiers.preprocess import preprocess
@@ -61,7 +61,8 @@ def _loso(
     docs: Sequence[Doc], cache: LineCache, params: TrainParams, log: Callable[[str], None]
 ) -> dict:
     return {
-        name: loso_report(predict_held_out(docs, name, params, cache, log), name) for name in HEADS
+        name: estimate_report(predict_held_out(docs, name, params, cache, log), name)["loso"]
+        for name in HEADS
     }
 
 

@@ -1,4 +1,5 @@
-"""Leave-one-source-out evaluation: the honest estimate on sources a model never saw."""
+"""Held-out estimates of a training recipe: leave-one-source-out, the honest estimate on
+sources a model never saw, and a held-out share of the pool for sources it did see."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from classifiers.calibration import Rule, fit_rule
+from classifiers.calibration import Predictions, Rule, fit_rule
 from classifiers.dataset import Doc, pool
 from classifiers.metrics import evaluate
 from classifiers.taxonomy import CONTENT_TYPE, LABELS, PROCEDURAL
@@ -19,9 +20,13 @@ from classifiers.train import FitJob, LineCache, TrainParams, run_fits
 EVAL_CAP = 400
 
 
+# Share of the pool's documents held out to score the recipe on sources it did see.
+IN_DISTRIBUTION_SHARE = 0.1
+
+
 @dataclass
 class HeldOut:
-    """Raw (uncalibrated) predictions of the fold models on their held-out source."""
+    """Raw (uncalibrated) predictions of models on documents they were not trained on."""
 
     y_true: np.ndarray
     proba: np.ndarray
@@ -30,9 +35,49 @@ class HeldOut:
     def subset(self, mask: np.ndarray) -> HeldOut:
         return HeldOut(self.y_true[mask], self.proba[mask], self.sources[mask])
 
+    def predictions(self) -> Predictions:
+        return self.proba, self.y_true
+
+
+@dataclass
+class Estimate:
+    """A recipe's held-out predictions in both regimes a corpus to tag mixes."""
+
+    # Each labelled source scored by a model trained without it (leave-one-source-out).
+    unseen: HeldOut
+    # A random share of the pool scored by a model trained on the rest of it.
+    seen: HeldOut
+
 
 def labelled_sources(docs: Sequence[Doc], head: str) -> list[str]:
     return sorted({d.source for d in docs if d.labels[head] is not None})
+
+
+def in_distribution_split(
+    pairs: Sequence[tuple[Doc, str]], seed: int
+) -> tuple[list[tuple[Doc, str]], list[Doc]]:
+    """The pool's (doc, label) pairs minus a random 10% of its documents, and that 10%."""
+    distinct = list(dict.fromkeys(d for d, _ in pairs))
+    held = set(random.Random(seed).sample(distinct, round(len(distinct) * IN_DISTRIBUTION_SHARE)))
+    return [(d, label) for d, label in pairs if d not in held], [d for d in distinct if d in held]
+
+
+def _job(
+    train: Sequence[tuple[Doc, str]], test: Sequence[Doc], labels: tuple, cache: LineCache
+) -> FitJob:
+    return FitJob(
+        cache.lines([d for d, _ in train]), [label for _, label in train], cache.lines(test), labels
+    )
+
+
+def _held_out(head: str, tests: Sequence[Sequence[Doc]], probas: Sequence[np.ndarray]) -> HeldOut:
+    labels = LABELS[head]
+    docs = [d for test in tests for d in test]
+    return HeldOut(
+        np.array([labels.index(d.labels[head]) for d in docs], dtype=np.int64),
+        np.vstack(probas) if docs else np.zeros((0, len(labels))),
+        np.array([d.source for d in docs]),
+    )
 
 
 def predict_held_out(
@@ -42,38 +87,31 @@ def predict_held_out(
     cache: LineCache,
     log: Callable[[str], None],
     eval_cap: int = EVAL_CAP,
-) -> HeldOut:
-    """For every labelled source S: train on the other sources, predict on S."""
+) -> Estimate:
+    """For every labelled source S: train on the other sources, predict on S. And once:
+    train on 90% of the pool, predict on the other 10%."""
     params = params.for_head(head)
     labels = LABELS[head]
-    index = {label: i for i, label in enumerate(labels)}
     held_out = labelled_sources(docs, head)
-    jobs, y_true, sources = [], [], []
+    jobs, tests = [], []
     for source in held_out:
         train = pool(
             [d for d in docs if d.source != source], head, params.cap_per_source, params.seed
         )
         test = [d for d in docs if d.source == source and d.labels[head] is not None]
         test = random.Random(params.seed).sample(test, min(eval_cap, len(test)))
-        jobs.append(
-            FitJob(
-                cache.lines([d for d, _ in train]),
-                [label for _, label in train],
-                cache.lines(test),
-                labels,
-            )
-        )
-        y_true.extend(index[d.labels[head]] for d in test)
-        sources.extend([source] * len(test))
-    probas = []
-    for source, job, proba in zip(held_out, jobs, run_fits(jobs, params), strict=True):
-        probas.append(proba)
-        log(f"  {head} without {source}: trained on {len(job.lines)}, scored {len(job.score)}")
-    return HeldOut(
-        np.array(y_true, dtype=np.int64),
-        np.vstack(probas) if probas else np.zeros((0, len(labels))),
-        np.array(sources),
+        jobs.append(_job(train, test, labels, cache))
+        tests.append(test)
+    seen_train, seen_test = in_distribution_split(
+        pool(docs, head, params.cap_per_source, params.seed), params.seed
     )
+    jobs.append(_job(seen_train, seen_test, labels, cache))
+    names = [f"without {source}" for source in held_out] + ["on 90% of the pool"]
+    probas = []
+    for name, job, proba in zip(names, jobs, run_fits(jobs, params), strict=True):
+        probas.append(proba)
+        log(f"  {head} {name}: trained on {len(job.lines)}, scored {len(job.score)}")
+    return Estimate(_held_out(head, tests, probas[:-1]), _held_out(head, [seen_test], probas[-1:]))
 
 
 def guarded_label(head: str) -> int | None:
@@ -81,25 +119,34 @@ def guarded_label(head: str) -> int | None:
     return LABELS[head].index(PROCEDURAL) if head == CONTENT_TYPE else None
 
 
-def cross_fitted(held: HeldOut, head: str) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated probabilities and decisions for every held-out source, with the rule
+def cross_fitted(estimate: Estimate, head: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per regime, calibrated probabilities and decisions for every document, with the rule
     (temperature, threshold) fitted on the other sources' predictions only."""
-    calibrated = np.zeros_like(held.proba)
-    decided = np.zeros(len(held.y_true), dtype=np.int64)
-    for source in np.unique(held.sources):
-        mine = held.sources == source
-        others = held.subset(~mine)
-        rule = fit_rule(others.proba, others.y_true, guarded_label(head))
-        calibrated[mine] = rule.calibrate(held.proba[mine])
-        decided[mine] = rule.decide(calibrated[mine])
-    return calibrated, decided
+    out = {}
+    regimes = {"unseen": estimate.unseen, "seen": estimate.seen}
+    for name, held in regimes.items():
+        out[name] = (np.zeros_like(held.proba), np.zeros(len(held.y_true), dtype=np.int64))
+    for source in np.unique(np.concatenate([h.sources for h in regimes.values()])):
+        unseen, seen = (h.subset(h.sources != source) for h in regimes.values())
+        rule = fit_rule(unseen.predictions(), seen.predictions(), guarded_label(head))
+        for name, held in regimes.items():
+            mine = held.sources == source
+            calibrated, decided = out[name]
+            calibrated[mine] = rule.calibrate(held.proba[mine])
+            decided[mine] = rule.decide(calibrated[mine])
+    return out
 
 
-def loso_report(held: HeldOut, head: str) -> dict:
-    """Pooled metrics over all held-out sources plus each source's accuracy and size."""
-    calibrated, decided = cross_fitted(held, head)
+def estimate_report(estimate: Estimate, head: str) -> dict[str, dict]:
+    """Metrics in both regimes, cross-fitted: ``loso`` pooled over all held-out sources
+    plus each source's accuracy and size, ``in_distribution`` on the pool's held-out share."""
     labels = LABELS[head]
-    report = evaluate(labels, held.y_true, decided, calibrated)
+    decisions = cross_fitted(estimate, head)
+    calibrated, decided = decisions["seen"]
+    in_distribution = evaluate(labels, estimate.seen.y_true, decided, calibrated)
+    held = estimate.unseen
+    calibrated, decided = decisions["unseen"]
+    loso = evaluate(labels, held.y_true, decided, calibrated)
     per_source = {}
     for source in np.unique(held.sources):
         mine = held.sources == source
@@ -109,13 +156,13 @@ def loso_report(held: HeldOut, head: str) -> dict:
             "labels": sorted({labels[i] for i in truth}),
             "accuracy": round(float((decided[mine] == truth).mean()), 4),
         }
-    report["per_source"] = per_source
-    report["mean_source_accuracy"] = round(
+    loso["per_source"] = per_source
+    loso["mean_source_accuracy"] = round(
         float(np.mean([s["accuracy"] for s in per_source.values()])), 4
     )
-    return report
+    return {"loso": loso, "in_distribution": in_distribution}
 
 
-def final_rule(held: HeldOut, head: str) -> Rule:
+def final_rule(estimate: Estimate, head: str) -> Rule:
     """The rule shipped with the model: fitted on every held-out prediction."""
-    return fit_rule(held.proba, held.y_true, guarded_label(head))
+    return fit_rule(estimate.unseen.predictions(), estimate.seen.predictions(), guarded_label(head))

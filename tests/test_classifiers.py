@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from classifiers.calibration import Rule, fit_temperature
+from classifiers.calibration import Rule, argmax_ece, fit_temperature
 from classifiers.dataset import Doc, pool, read_docs
 from classifiers.evaluate import evaluate_models
 from classifiers.metrics import evaluate, p_true_given_pred
@@ -256,12 +256,30 @@ def test_calibration_rule():
     # Over-confident: 0.99 on the predicted label, right 70 % of the time.
     y_true = np.array([0] * 70 + [1] * 30)
     proba = np.tile([0.99, 0.01], (100, 1))
-    temperature = fit_temperature(proba, y_true)
+    temperature = fit_temperature([(proba, y_true)])
     assert temperature > 1
     assert Rule(temperature).calibrate(proba)[0, 0] == pytest.approx(0.7, abs=0.02)
     rule = Rule(guarded=0, threshold=0.6)
     decided = rule.decide(np.array([[0.55, 0.30, 0.15], [0.65, 0.3, 0.05], [0.2, 0.3, 0.5]]))
     assert decided.tolist() == [1, 0, 2]
+
+
+def test_temperature_bounds_the_worse_of_two_regimes():
+    # Unseen sources: 0.95 and right 75 % of the time; seen sources: 0.9 and right 90 %.
+    unseen = (np.tile([0.95, 0.05], (100, 1)), np.array([0] * 75 + [1] * 25))
+    seen = (np.tile([0.9, 0.1], (100, 1)), np.array([0] * 90 + [1] * 10))
+    alone = {name: fit_temperature([regime]) for name, regime in (("u", unseen), ("s", seen))}
+    both = fit_temperature([unseen, seen])
+    assert alone["s"] == pytest.approx(1.0, abs=0.03) and alone["u"] > both > alone["s"]
+
+    def worst(t: float) -> float:
+        return max(argmax_ece(Rule(t).calibrate(p), y) for p, y in (unseen, seen))
+
+    # Each regime's own temperature leaves the other far off; the joint one balances them.
+    assert worst(both) < 0.6 * min(worst(alone["u"]), worst(alone["s"]))
+    assert argmax_ece(Rule(both).calibrate(unseen[0]), unseen[1]) == pytest.approx(
+        argmax_ece(Rule(both).calibrate(seen[0]), seen[1]), abs=0.02
+    )
 
 
 def test_train_classifiers_end_to_end_and_tag(tmp_path, data_dir, capsys):

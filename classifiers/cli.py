@@ -173,7 +173,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "word vectors of --word-vectors (see distil-word-vectors). "
             "Writes OUT/{content_type,task_type}"
             ".ftz, .meta.json, .confusion.json and OUT/report.json. The same data and "
-            "options give byte-identical files. About 5 minutes on 2 cores for ../shared/data."
+            "options give byte-identical files. About 8 minutes on 2 cores for ../shared/data."
         ),
         formatter_class=formatter,
     )

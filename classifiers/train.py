@@ -36,7 +36,7 @@ WORD_VECTOR_HEADS = (TASK_TYPE,)
 class TrainParams:
     """fastText supervised settings plus the pool's per-source cap."""
 
-    cap_per_source: int = 400
+    cap_per_source: int = 1000
     epoch: int = 5
     lr: float = 0.5
     dim: int = 16

@@ -73,7 +73,7 @@ def fit_temperature(regimes: Sequence[Predictions]) -> float:
     like both, and per ECE bin a mixture's gap is the weighted mean of its
     parts' gaps: its ECE is at most the larger of the two. One temperature
     fitted on unseen sources alone (2.45 for content type) left the seen-source
-    ECE at 0.10.
+    ECE at 0.117.
     """
     regimes = [(proba, y_true) for proba, y_true in regimes if len(y_true)]
     if not regimes:

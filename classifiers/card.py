@@ -494,8 +494,13 @@ against 0.498, procedural P / R 0.82 / 0.62 against 0.83 / 0.58, task 0.517
 against 0.526 (the seed alone moves task type by 0.016). With the shares w
 above, cap 1000 gains about 0.02 of content and task macro-F1 on a new
 corpus, and moves the LOSO figures by no more than the seed does, so it
-is shipped. Cap 3000 adds 0.002-0.004 on seen sources for three times the training
-time, and lets large sources outweigh small ones again; not used.
+is shipped. Over seeds 1-3 (`procmix eval-classifiers ../shared/data
+--loso --seeds 1 2 3`, 23 minutes) cap 1000 with this rule scores content
+0.500-0.512 (mean 0.507; cap 400 0.503-0.506), procedural P / R 0.82 /
+0.56-0.62, content ECE 0.061-0.064, task 0.517-0.529 (mean 0.523; cap 400
+0.510-0.526); seed 1 reproduces report.json exactly. Cap 3000 adds
+0.002-0.004 on seen sources for three times the training time, and lets
+large sources outweigh small ones again; not used.
 
 ## Reproducibility
 

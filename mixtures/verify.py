@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -155,45 +154,37 @@ def _target_checks(spec: dict, solution: dict, got: dict) -> list[Check]:
     return checks
 
 
-def _group_shares(buckets: list[dict], tokens_of: Callable[[dict, float], float]) -> dict:
-    """Per group, ``tokens_of(bucket, half a mean document)`` summed over its buckets, as a
-    share of the group's planned tokens."""
-    planned, part = {}, {}
-    for b in buckets:
-        key = (b["source"], b["content_type"], b["task_type"])
-        planned[key] = b["target_tokens"]
-        part[key] = tokens_of(b, b["available_tokens"] / max(b["available_docs"], 1) / 2)
-    parts = by_group(part)
-    return {
-        group: sum(parts[group].values()) / total
-        for group, by_source in by_group(planned).items()
-        if (total := sum(by_source.values())) > 0
-    }
-
-
-def _rounding_slack(buckets: list[dict]) -> dict[str, float]:
-    """Per group, how far (relative) its tokens can fall from plan by the sampler's rounding:
-    each bucket is off by up to half a mean document, or all of it when planned under that."""
-    return _group_shares(buckets, lambda b, half: min(b["target_tokens"], half))
-
-
-def _share_bounds(buckets: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
-    """Per group and source, the lowest and highest share the sampler's rounding allows.
-
-    Every bucket may be off by half a mean document (all of it when planned
-    under that). A source's share is lowest when its bucket falls short and every
-    other bucket of its group runs over, highest the other way round.
-    """
-    planned: dict = {}
-    slack: dict = {}
+def _planned_and_slack(buckets: list[dict]) -> tuple[dict, dict]:
+    """Per group and source, planned tokens and how far the sampler's rounding may leave
+    them: half a mean document, or all of them when planned under that."""
+    planned, slack = {}, {}
     for b in buckets:
         key = (b["source"], b["content_type"], b["task_type"])
         planned[key] = b["target_tokens"]
         half = b["available_tokens"] / max(b["available_docs"], 1) / 2
         slack[key] = min(b["target_tokens"], half)
-    slack_by_group = by_group(slack)
+    return by_group(planned), by_group(slack)
+
+
+def _rounding_slack(buckets: list[dict]) -> dict[str, float]:
+    """Per group, how far (relative) its tokens can fall from plan by the sampler's rounding."""
+    planned, slack = _planned_and_slack(buckets)
+    return {
+        group: sum(slack[group].values()) / total
+        for group, by_source in planned.items()
+        if (total := sum(by_source.values())) > 0
+    }
+
+
+def _share_bounds(buckets: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per group and source, the lowest and highest share the sampler's rounding allows.
+
+    A source's share is lowest when its bucket falls short and every other
+    bucket of its group runs over, highest the other way round.
+    """
+    planned, slack_by_group = _planned_and_slack(buckets)
     bounds = {}
-    for group, by_source in by_group(planned).items():
+    for group, by_source in planned.items():
         e = slack_by_group[group]
         low_total = sum(t - e[s] for s, t in by_source.items())
         high_total = sum(t + e[s] for s, t in by_source.items())

@@ -14,12 +14,24 @@ EXIT_USAGE = 2
 def _run(verb: str, action) -> int:
     """Run ``action()``; turn the mixer's known errors into a message and an exit code."""
     from mixtures.corpus import CorpusError
-    from mixtures.mix import MixError
+    from mixtures.mix import MixError, SelfCheckFailed
     from mixtures.optimiser import Infeasible
     from mixtures.spec import SpecError
 
     try:
         return action()
+    except SelfCheckFailed as e:
+        print(f"procmix {verb}: {e}:", file=sys.stderr)
+        for c in e.failed:
+            print(f"  FAIL {c.name}  found {c.found}  expected {c.expected}", file=sys.stderr)
+        for reason in e.reasons:
+            print(f"  {reason}", file=sys.stderr)
+        print(
+            f"  {e.out} is left as an interrupted mix; `procmix explain SPEC` says what whole "
+            "documents allow",
+            file=sys.stderr,
+        )
+        return EXIT_INFEASIBLE
     except Infeasible as e:
         print(f"procmix {verb}: infeasible spec:", file=sys.stderr)
         for reason in e.reasons:
@@ -144,11 +156,13 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         description=(
             "Solve the spec's targets on its corpus, select documents with a seeded hash of "
             "their doc_key (nested, order-independent), and write OUT/shard-NNNNN.parquet "
-            "(zstd) plus OUT/manifest.json. It does not run verify (`make mix` does; or run "
-            "`procmix verify OUT`). Exit codes: 0 written; "
+            "(zstd), run verify's checks on the shards, and only when they pass write "
+            "OUT/manifest.json: a mixture with a manifest always passes `procmix verify`. "
+            "Exit codes: 0 written; "
             f"{EXIT_USAGE} spec, corpus or output folder error (nothing written); "
-            f"{EXIT_INFEASIBLE} infeasible spec, failing before writing and naming the binding "
-            "constraint."
+            f"{EXIT_INFEASIBLE} infeasible spec (failing before writing, naming the binding "
+            "constraint) or written shards that fail a check, e.g. a task type planned at too "
+            "few documents (no manifest; OUT is left as an interrupted mix)."
         ),
     )
     sweep_parser = verbs.add_parser(
@@ -159,11 +173,12 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "folder with _ for the point: 2.5 -> OUT/d2_5): same token budget and procedural "
             "share, the corpus's source mix within each task type, the same factual/other "
             "documents in every arm, no document repeated (the spec must keep max_epochs: 1). "
-            "Arms nest: in each bucket, a lower-target arm's documents are a prefix of a "
-            "higher-target arm's. --levels overrides the spec's diversity.d1. Every arm is "
-            "solved before any is written. Writes OUT/sweep.json and prints the arms' achieved "
-            f"figures. Exit codes as for mix ({EXIT_USAGE} spec/corpus error, "
-            f"{EXIT_INFEASIBLE} an infeasible level)."
+            "Arms nest group by group: in each procedural task type, an arm with a lower "
+            "target for it takes a prefix of the documents of an arm with a higher one. "
+            "--levels overrides the spec's diversity.d1. Every arm is solved before any is "
+            "written, and checked before any manifest is written. Writes OUT/sweep.json and "
+            f"prints the arms' achieved figures. Exit codes as for mix ({EXIT_USAGE} "
+            f"spec/corpus error, {EXIT_INFEASIBLE} an infeasible level or an arm failing a check)."
         ),
     )
     explain_parser = verbs.add_parser(
@@ -171,9 +186,10 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         help="print the reachable range of each target on the corpus; write nothing",
         description=(
             "Report what the corpus can reach for the spec: token budget, procedural share, "
-            "D1 of the procedural task types, per-task shares, and, when the spec is "
-            f"infeasible, why (exit {EXIT_INFEASIBLE}; exit {EXIT_USAGE} for a spec or corpus "
-            "error)."
+            "D1 of the procedural task types, per-task shares and their planned tokens in mean "
+            "documents (flagging targets whole documents cannot meet to tolerance), and, when "
+            f"the spec is infeasible, why (exit {EXIT_INFEASIBLE}; exit {EXIT_USAGE} for a spec "
+            "or corpus error)."
         ),
     )
     for p in (m, sweep_parser, explain_parser):

@@ -33,6 +33,12 @@ NULL_LABEL = "other"
 TEXT_BATCH_ROWS = 2048
 
 
+def group_name(content_type: str, task_type: str) -> str:
+    """The rounding and reporting group of a bucket: its procedural task type
+    (``procedural/<task>``), or the factual/other block (``factual+other``)."""
+    return f"procedural/{task_type}" if content_type == PROCEDURAL else "factual+other"
+
+
 class CorpusError(ValueError):
     """The corpus folder cannot serve this spec; the message says what to do."""
 
@@ -53,6 +59,11 @@ class BucketTable:
     @property
     def procedural(self) -> np.ndarray:
         return np.array([c == PROCEDURAL for c in self.content_type], dtype=bool)
+
+    @property
+    def groups(self) -> list[str]:
+        """Each bucket's group (``group_name``)."""
+        return [group_name(c, t) for c, t in zip(self.content_type, self.task_type, strict=True)]
 
     def name(self, i: int) -> str:
         return f"{self.content_type[i]}/{self.task_type[i]}/{self.source[i]}"

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mixtures import metrics
-from mixtures.corpus import PROCEDURAL
+from mixtures.corpus import PROCEDURAL, group_name
 from mixtures.optimiser import Confusion
 
 BucketKey = tuple[str, str, str]  # (source, content_type, task_type)
@@ -48,8 +48,7 @@ def by_group(values: dict[BucketKey, float]) -> dict[str, dict[str, float]]:
     (``procedural/<task>``) and inside the factual/other block (``factual+other``)."""
     groups: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (source, content_type, task), n in sorted(values.items()):
-        group = f"procedural/{task}" if content_type == PROCEDURAL else "factual+other"
-        groups[group][source] += n
+        groups[group_name(content_type, task)][source] += n
     return {g: dict(s) for g, s in groups.items()}
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from mixtures.corpus import Corpus
 from mixtures.figures import source_shares_by_group
 from mixtures.optimiser import Confusion, Solution
@@ -14,7 +16,8 @@ from mixtures.spec import MixSpec
 from mixtures.writer import file_sha256
 from pipeline import __version__
 
-MANIFEST_VERSION = 1
+# 2: joint rounding; solution.granularity per procedural task type.
+MANIFEST_VERSION = 2
 
 
 def _classifiers(corpus: Corpus) -> dict:
@@ -44,6 +47,8 @@ def _tokenizer(spec: MixSpec) -> dict:
 
 def _buckets(corpus: Corpus, solution: Solution, selected: dict) -> list[dict]:
     b = corpus.buckets
+    sizes = corpus.docs["n_tokens"].to_numpy().astype(float)
+    squares = np.bincount(corpus.docs["bucket"].to_numpy(), weights=sizes**2, minlength=len(b))
     rows = []
     for i in range(len(b)):
         key = (b.source[i], b.content_type[i], b.task_type[i])
@@ -55,6 +60,8 @@ def _buckets(corpus: Corpus, solution: Solution, selected: dict) -> list[dict]:
                 "task_type": b.task_type[i],
                 "available_docs": int(b.docs[i]),
                 "available_tokens": int(b.tokens[i]),
+                # Size-biased mean: the expected size of the document a prefix ends in.
+                "typical_doc_tokens": float(squares[i] / b.tokens[i]) if b.tokens[i] else 0.0,
                 "target_tokens": float(solution.targets[i]),
                 "selected_tokens": int(selected[key]),
             }
@@ -80,6 +87,7 @@ def build_manifest(
     shards: list[dict],
     blocks: dict[str, str],
     confusion: Confusion | None,
+    granularity: dict[str, dict[str, float]],
 ) -> dict:
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -105,6 +113,7 @@ def build_manifest(
             "task_shares": solution.task_shares,
             "source_shares": planned_source_shares(solution, corpus),
             "buckets": _buckets(corpus, solution, selected),
+            "granularity": granularity,
         },
         "achieved": {**achieved, "source_shares_by_group": source_shares_by_group(selected)},
         "blocks": blocks,

@@ -16,7 +16,17 @@ from mixtures.corpus import Corpus, CorpusError, load_corpus, load_tokenizer
 from mixtures.figures import block_digest, figures
 from mixtures.manifest import build_manifest
 from mixtures.optimiser import Confusion, Infeasible, Problem, Solution, bound_reasons, solve
+from mixtures.rounding import (
+    Goal,
+    Groups,
+    block_error,
+    granularity,
+    granularity_reasons,
+    joint_counts,
+    nesting_limits,
+)
 from mixtures.spec import MixSpec, SpecError
+from mixtures.verify import Check, check_mixture
 from mixtures.writer import WORK_DIR, OutputRows, write_shards
 from pipeline.atomic import TMP_SUFFIX, write_json
 
@@ -29,10 +39,24 @@ class MixError(ValueError):
     """A mixture that cannot be written as asked (output folder in the way, ...)."""
 
 
+class SelfCheckFailed(MixError):
+    """The written shards fail a check ``verify`` would run: no manifest was written."""
+
+    def __init__(self, out: Path, failed: list[Check], reasons: list[str]):
+        self.out, self.failed, self.reasons = out, failed, reasons
+        super().__init__(
+            f"{out}: {len(failed)} check(s) failed on the written shards; no manifest written"
+        )
+
+
 @dataclass
 class Selection:
     copies: np.ndarray  # per corpus document
     bucket_tokens: dict[tuple[str, str, str], float]
+    group_targets: np.ndarray  # planned tokens per rounding group
+    counts: np.ndarray  # entries of each group's merged order taken
+    granularity: dict[str, dict[str, float]]  # per procedural task type (rounding.granularity)
+    block_error: float  # tokens the factual/other block's prefix misses its plan by
     seconds: float  # wall and CPU time selecting, counted in the mix's timing
     cpu_seconds: float
 
@@ -91,20 +115,54 @@ def open_corpus(spec: MixSpec) -> Corpus:
     return load_corpus(spec.corpus, spec.labels, load_tokenizer(spec.tokenizer))
 
 
-def select(spec: MixSpec, corpus: Corpus, solution: Solution) -> Selection:
-    started, cpu = time.perf_counter(), time.process_time()
+def rounding_groups(corpus: Corpus, seed: int) -> Groups:
+    """The corpus's groups and their merged seeded orders: one per corpus and seed,
+    shared by a sweep's arms."""
     docs = corpus.docs
-    bucket = docs["bucket"].to_numpy()
-    tokens = docs["n_tokens"].to_numpy()
-    copies = sampler.select(
+    names, bucket_group = np.unique(corpus.buckets.groups, return_inverse=True)
+    order = sampler.group_order(
         corpus.base_hashes,
         docs["doc_key"],
-        bucket,
-        tokens,
-        solution.targets,
-        spec.seed,
-        spec.max_epochs,
+        docs["bucket"].to_numpy(),
+        bucket_group,
+        docs["n_tokens"].to_numpy(),
+        len(names),
+        seed,
     )
+    return Groups([str(n) for n in names], bucket_group, order)
+
+
+def goal_for(spec: MixSpec, corpus: Corpus, solution: Solution, groups: Groups) -> Goal:
+    return Goal(
+        tokens=spec.tokens,
+        procedural_share=spec.procedural_share,
+        d1=spec.diversity.d1,
+        task_shares=solution.task_shares,
+        task_tokens=dict(zip(groups.tasks, groups.targets(solution.targets), strict=True)),
+        confusion=confusion_for(spec, corpus),
+    )
+
+
+def select(
+    spec: MixSpec,
+    corpus: Corpus,
+    solution: Solution,
+    groups: Groups,
+    nested_in: list[Selection] = (),
+) -> Selection:
+    """Whole documents per group that meet the spec's targets together (joint rounding),
+    nested with the ``nested_in`` arms of the same sweep."""
+    started, cpu = time.perf_counter(), time.process_time()
+    targets = groups.targets(solution.targets)
+    limits = None
+    if nested_in:
+        top = np.array([spec.max_epochs * groups.order.size(g) for g in range(len(targets))])
+        limits = nesting_limits([(s.group_targets, s.counts) for s in nested_in], targets, top)
+    goal = goal_for(spec, corpus, solution, groups)
+    counts = joint_counts(groups, targets, goal, spec.max_epochs, limits)
+    copies = groups.order.copies(counts, len(corpus.docs))
+    bucket = corpus.docs["bucket"].to_numpy()
+    tokens = corpus.docs["n_tokens"].to_numpy()
     per_bucket = np.bincount(bucket, weights=tokens * copies, minlength=len(corpus.buckets))
     b = corpus.buckets
     return Selection(
@@ -113,6 +171,10 @@ def select(spec: MixSpec, corpus: Corpus, solution: Solution) -> Selection:
             (b.source[i], b.content_type[i], b.task_type[i]): float(per_bucket[i])
             for i in range(len(b))
         },
+        targets,
+        counts,
+        granularity(groups, targets, spec.max_epochs),
+        block_error(groups, targets, spec.max_epochs),
         time.perf_counter() - started,
         time.process_time() - cpu,
     )
@@ -169,16 +231,18 @@ def prepare_out(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def plan(spec: MixSpec, corpus: Corpus) -> tuple[Solution, Selection]:
+def plan(
+    spec: MixSpec, corpus: Corpus, groups: Groups, nested_in: list[Selection] = ()
+) -> tuple[Solution, Selection]:
     """Solve and select; raises ``Infeasible`` naming the binding constraint.
 
-    The sampler rounds each bucket to whole documents, so a task type planned
-    under half a document is not written: the planned D0 and D2 are those of
-    the selection, and the spec's D0 / D2 bounds are checked on them.
+    Whole documents cannot give a task type planned under half a document, so the
+    planned D0 and D2 are those of the selection, and the spec's D0 / D2 bounds
+    are checked on them.
     """
     problem = problem_for(spec, corpus)
     solution = solve(problem)
-    selection = select(spec, corpus, solution)
+    selection = select(spec, corpus, solution, groups, nested_in)
     if solution.task_shares:
         selected = figures(selection.bucket_tokens)
         solution.planned.update(d0=selected["d0"], d2=selected["d2"])
@@ -188,10 +252,14 @@ def plan(spec: MixSpec, corpus: Corpus) -> tuple[Solution, Selection]:
     return solution, selection
 
 
-def write_mixture(
+def write_shards_checked(
     spec: MixSpec, corpus: Corpus, solution: Solution, selection: Selection, out: Path
 ) -> dict:
-    """Write shards and ``manifest.json`` (last, atomically); return the manifest."""
+    """Write the shards and check them as ``verify`` will; return the manifest to publish.
+
+    Raises ``SelfCheckFailed`` (shards left as an interrupted mix, no manifest)
+    when a check fails.
+    """
     started, cpu = time.perf_counter(), time.process_time()
     rows = output_rows(spec, corpus, selection.copies)
     shards = write_shards(corpus, rows, out)
@@ -205,28 +273,47 @@ def write_mixture(
         shards,
         block_digests(corpus, selection.copies),
         confusion,
+        selection.granularity,
     )
-    write_json(out / MANIFEST, manifest)
+    failed = [c for c in check_mixture(out, manifest) if not c.ok]
+    if failed:
+        sizes = corpus.docs["n_tokens"].to_numpy().astype(float)
+        typical = float((sizes**2).sum() / sizes.sum())
+        budget_docs = spec.tokens / typical
+        reasons = granularity_reasons(
+            [c.name for c in failed],
+            selection.granularity,
+            budget_docs,
+            selection.block_error / spec.tokens,
+        )
+        raise SelfCheckFailed(out, failed, reasons)
     seconds = time.perf_counter() - started + selection.seconds
     cpu = time.process_time() - cpu + selection.cpu_seconds
     text_mb = sum(s["text_bytes"] for s in shards) / 1e6
-    manifest["_timing"] = {
+    timing = {
         "seconds": seconds,
         "cpu_seconds": cpu,
         "text_mb": text_mb,
         "mb_per_s": text_mb / seconds,
         "mb_per_cpu_s": text_mb / cpu,
     }
-    return manifest
+    return {**manifest, "_timing": timing}
+
+
+def publish(out: Path, manifest: dict) -> None:
+    """Write ``manifest.json`` (last, atomically): from then on the mixture exists."""
+    write_json(out / MANIFEST, {k: v for k, v in manifest.items() if k != "_timing"})
 
 
 def mix(spec: MixSpec, out: str | os.PathLike, overwrite: bool = False) -> dict:
-    """Solve (failing fast when infeasible), then write the mixture into ``out``."""
+    """Solve (failing fast when infeasible), then write and check the mixture in ``out``."""
     out = Path(out)
     corpus = open_corpus(spec)
-    solution, selection = plan(spec, corpus)
+    solution, selection = plan(spec, corpus, rounding_groups(corpus, spec.seed))
     prepare_out(out, overwrite)
-    return write_mixture(spec, corpus, solution, selection, out)
+    manifest = write_shards_checked(spec, corpus, solution, selection, out)
+    publish(out, manifest)
+    return manifest
 
 
 def arm_name(level: float) -> str:
@@ -236,11 +323,14 @@ def arm_name(level: float) -> str:
 def sweep(
     spec: MixSpec, levels: list[float], out: str | os.PathLike, overwrite: bool = False
 ) -> dict:
-    """One mixture per D1 level; every arm is solved before any is written.
+    """One mixture per D1 level; every arm is solved before any is written, and every
+    arm is written and checked before any manifest is published.
 
     The factual/other block's targets depend only on budget, share and corpus,
-    and selection is seeded by doc_key, so every arm takes the same factual
-    documents; the sweep records and checks their digest.
+    and joint rounding never moves that group, so every arm takes the same
+    factual documents; the sweep records and checks their digest. Arms are
+    selected in level order, each within the counts of those before, so the
+    procedural groups nest across arms.
     """
     if spec.max_epochs != 1:
         raise SpecError(
@@ -248,16 +338,25 @@ def sweep(
         )
     out = Path(out)
     corpus = open_corpus(spec)
-    arms = [spec.with_d1(level, f"{spec.name}-{arm_name(level)}") for level in levels]
-    plans = [plan(arm, corpus) for arm in arms]
+    groups = rounding_groups(corpus, spec.seed)
+    arms = {level: spec.with_d1(level, f"{spec.name}-{arm_name(level)}") for level in levels}
+    plans: dict[float, tuple[Solution, Selection]] = {}
+    for level in sorted(arms):
+        plans[level] = plan(arms[level], corpus, groups, [s for _, s in plans.values()])
     prepare_out(out, overwrite)
-    results = []
-    for level, arm, (solution, selection) in zip(levels, arms, plans, strict=True):
-        manifest = write_mixture(arm, corpus, solution, selection, out / arm_name(level))
-        results.append({"arm": arm_name(level), "d1_target": level, **_arm_row(manifest)})
+    manifests = [
+        write_shards_checked(arms[level], corpus, *plans[level], out / arm_name(level))
+        for level in levels
+    ]
+    results = [
+        {"arm": arm_name(level), "d1_target": level, **_arm_row(manifest)}
+        for level, manifest in zip(levels, manifests, strict=True)
+    ]
     digests = {r["factual_other_sha256"] for r in results}
     if len(digests) != 1:
         raise MixError("sweep arms took different factual/other blocks")
+    for level, manifest in zip(levels, manifests, strict=True):
+        publish(out / arm_name(level), manifest)
     # Timings stay out of sweep.json so that reruns write identical files.
     write_json(
         out / SWEEP_FILE,
@@ -269,7 +368,8 @@ def sweep(
         },
     )
     # Every arm has the same tasks and corpus, so the same warnings.
-    return {"name": spec.name, "levels": levels, "arms": results, "warnings": plans[0][0].warnings}
+    warnings = plans[levels[0]][0].warnings
+    return {"name": spec.name, "levels": levels, "arms": results, "warnings": warnings}
 
 
 def _arm_row(manifest: dict) -> dict:

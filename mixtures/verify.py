@@ -14,6 +14,7 @@ import numpy as np
 from mixtures import MANIFEST, SWEEP_FILE
 from mixtures.corpus import load_tokenizer
 from mixtures.figures import block_digest, by_group, figures, source_shares_by_group
+from mixtures.manifest import MANIFEST_VERSION
 from mixtures.optimiser import Confusion
 from mixtures.writer import file_sha256
 
@@ -27,6 +28,14 @@ TASK_MIN_SHARE = 0.01
 SOURCE_MIN_DOCS = 200
 # The figures manifest.json records and verify recomputes from the shards.
 MANIFEST_FIGURES = ("tokens", "procedural_share", "d0", "d1", "d2")
+
+
+def task_tolerance(planned_tokens: float, typical_doc_tokens: float) -> float:
+    """Relative tolerance of a task type's share: TASK_REL, or the half a typical
+    document that whole documents may leave it from plan, when that is more."""
+    if planned_tokens <= 0:
+        return TASK_REL
+    return max(TASK_REL, min(planned_tokens, typical_doc_tokens / 2) / planned_tokens)
 
 
 @dataclass
@@ -126,15 +135,16 @@ def _target_checks(spec: dict, solution: dict, got: dict) -> list[Check]:
                 hi is None or got[q] <= hi * (1 + D1_REL)
             )
             checks.append(Check(f"{q} within bounds", round(got[q], 4), [lo, hi], ok))
-    slack = _rounding_slack(solution["buckets"])
+    granularity = solution["granularity"]
     for task, planned in sorted(solution["task_shares"].items()):
         if planned > TASK_MIN_SHARE:
             found = got["task_shares"].get(task, 0.0)
-            # A task of a few documents cannot come closer than its buckets' rounding.
-            tol = max(TASK_REL, slack.get(f"procedural/{task}", 0.0))
+            g = granularity[task]
+            # A task of a few documents cannot come closer than whole documents allow.
+            tol = task_tolerance(g["planned_tokens"], g["typical_doc_tokens"])
             name = f"task {task} share within {tol:.1%} relative"
             if tol > TASK_REL:
-                name += " (half a document per bucket)"
+                name += " (half a typical document)"
             checks.append(
                 Check(name, round(found, 5), round(planned, 5), _rel(found, planned) <= tol)
             )
@@ -155,25 +165,16 @@ def _target_checks(spec: dict, solution: dict, got: dict) -> list[Check]:
 
 
 def _planned_and_slack(buckets: list[dict]) -> tuple[dict, dict]:
-    """Per group and source, planned tokens and how far the sampler's rounding may leave
-    them: half a mean document, or all of them when planned under that."""
+    """Per group and source, planned tokens and how far the merged order's prefix may
+    leave them from the group's proportional part: half a typical (size-biased mean)
+    document of the bucket, or all of them when planned under that."""
     planned, slack = {}, {}
     for b in buckets:
         key = (b["source"], b["content_type"], b["task_type"])
         planned[key] = b["target_tokens"]
-        half = b["available_tokens"] / max(b["available_docs"], 1) / 2
+        half = b["typical_doc_tokens"] / 2
         slack[key] = min(b["target_tokens"], half)
     return by_group(planned), by_group(slack)
-
-
-def _rounding_slack(buckets: list[dict]) -> dict[str, float]:
-    """Per group, how far (relative) its tokens can fall from plan by the sampler's rounding."""
-    planned, slack = _planned_and_slack(buckets)
-    return {
-        group: sum(slack[group].values()) / total
-        for group, by_source in planned.items()
-        if (total := sum(by_source.values())) > 0
-    }
 
 
 def _share_bounds(buckets: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -268,6 +269,22 @@ def verify_mixture(mixdir: str | os.PathLike) -> list[Check]:
     if not path.exists():
         return [Check("manifest.json present", False, True, False)]
     manifest = json.loads(path.read_text())
+    version = manifest.get("manifest_version")
+    if version != MANIFEST_VERSION:
+        return [
+            Check(
+                "manifest_version (rebuild older mixtures with this procmix)",
+                version,
+                MANIFEST_VERSION,
+                False,
+            )
+        ]
+    return check_mixture(mixdir, manifest)
+
+
+def check_mixture(mixdir: Path, manifest: dict) -> list[Check]:
+    """Every check of the shards in ``mixdir`` against ``manifest`` (read from the folder,
+    or the one mix is about to publish)."""
     spec, solution = manifest["spec"], manifest["solution"]
     if not any(mixdir.glob("shard-*.parquet")):
         return [Check("shard files", [], [s["file"] for s in manifest["shards"]], False)]

@@ -151,7 +151,7 @@ def _rewrite(mixdir: Path, name: str, table: pa.Table) -> None:
 def test_verify_recomputes_what_a_consistent_tamper_changes(tmp_path):
     corpus = write_corpus(tmp_path / "c", synthetic_docs(600))
     out = tmp_path / "m"
-    mix(parse_spec(synthetic_spec(corpus, tokens=40_000, shard={"rows": 10_000})), out)
+    mix(parse_spec(synthetic_spec(corpus, tokens=60_000, shard={"rows": 10_000})), out)
     name = "shard-00000.parquet"
     table = pq.read_table(out / name)
     rows = table.to_pylist()
@@ -419,7 +419,7 @@ def test_overwrite_clears_what_a_crashed_mix_left(tmp_path):
     (out / "_work").mkdir(parents=True)
     (out / "_work" / "00000.arrow").write_bytes(b"partial")
     (out / "shard-00000.parquet").write_bytes(b"left by a crash")
-    manifest = mix(parse_spec(synthetic_spec(corpus, tokens=20_000)), out, overwrite=True)
+    manifest = mix(parse_spec(synthetic_spec(corpus, tokens=60_000)), out, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [s["file"] for s in manifest["shards"]] + ["manifest.json"]
     )

@@ -1,4 +1,5 @@
-"""Sampler: deterministic, order-independent, nested, closest prefix; spec validation."""
+"""Sampler: deterministic, order-independent, nested merged orders, closest prefix;
+spec validation."""
 
 from __future__ import annotations
 
@@ -8,72 +9,109 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from mixtures.sampler import base_hashes, output_order, seeded_keys, select, shard_of
+from mixtures.sampler import (
+    GroupOrder,
+    base_hashes,
+    group_order,
+    output_order,
+    seeded_keys,
+    shard_of,
+)
 from mixtures.spec import SpecError, load_spec, parse_spec
 
 
-def _docs(n=2000, buckets=4, seed=0):
+def _docs(n=2000, buckets=6, seed=0):
     rng = np.random.default_rng(seed)
     keys = [f"file{i % 7}.jsonl:{i}" for i in range(n)]
-    return keys, rng.integers(0, buckets, n), rng.integers(10, 1000, n)
+    tokens = np.ceil(rng.lognormal(5, 1.2, n)).astype(np.int64)
+    return keys, rng.integers(0, buckets, n), tokens
 
 
-def _select(keys, bucket, tokens, targets, seed, max_epochs=1):
-    return select(base_hashes(keys), pa.array(keys), bucket, tokens, targets, seed, max_epochs)
+# Buckets 0-2 form group 0, buckets 3-5 group 1.
+BUCKET_GROUP = np.array([0, 0, 0, 1, 1, 1])
 
 
-def _order(keys, copies, structured, seed, structured_first):
-    return output_order(
-        base_hashes(keys), pa.array(keys), copies, structured, seed, structured_first
-    )
+def _order(keys, bucket, tokens, seed) -> GroupOrder:
+    return group_order(base_hashes(keys), pa.array(keys), bucket, BUCKET_GROUP, tokens, 2, seed)
 
 
-def test_same_seed_same_selection_and_seed_matters():
+def _taken(order: GroupOrder, counts, n) -> np.ndarray:
+    return order.copies(np.array(counts), n)
+
+
+def test_same_seed_same_order_and_seed_matters():
     keys, bucket, tokens = _docs()
-    targets = np.array([20_000.0, 50_000.0, 0.0, 80_000.0])
-    a = _select(keys, bucket, tokens, targets, seed=3)
-    assert np.array_equal(a, _select(keys, bucket, tokens, targets, seed=3))
-    assert not np.array_equal(a, _select(keys, bucket, tokens, targets, seed=4))
+    a = _order(keys, bucket, tokens, seed=3)
+    assert np.array_equal(a.order, _order(keys, bucket, tokens, seed=3).order)
+    assert not np.array_equal(a.order, _order(keys, bucket, tokens, seed=4).order)
 
 
-def test_selection_does_not_depend_on_input_order():
+def test_order_does_not_depend_on_input_order():
     keys, bucket, tokens = _docs()
-    targets = np.array([20_000.0, 50_000.0, 10_000.0, 80_000.0])
-    copies = _select(keys, bucket, tokens, targets, seed=1)
     perm = np.random.default_rng(9).permutation(len(keys))
-    shuffled = _select([keys[i] for i in perm], bucket[perm], tokens[perm], targets, seed=1)
-    assert {keys[i] for i in perm[shuffled > 0]} == {keys[i] for i in np.flatnonzero(copies)}
+    a = _order(keys, bucket, tokens, seed=1)
+    b = _order([keys[i] for i in perm], bucket[perm], tokens[perm], seed=1)
+    assert [keys[i] for i in a.order] == [keys[perm[i]] for i in b.order]
     structured = bucket % 2 == 0
-    order = _order(keys, copies, structured, 1, structured_first=False)
-    order_p = _order([keys[i] for i in perm], shuffled, structured[perm], 1, False)
-    assert [keys[d] for d in order[0]] == [keys[perm[d]] for d in order_p[0]]
+    copies = _taken(a, [300, 500], len(keys))
+    shuffled = _taken(b, [300, 500], len(keys))
+    doc, _ = output_order(base_hashes(keys), pa.array(keys), copies, structured, 1, False)
+    keys_p = [keys[i] for i in perm]
+    doc_p, _ = output_order(
+        base_hashes(keys_p), pa.array(keys_p), shuffled, structured[perm], 1, False
+    )
+    assert [keys[d] for d in doc] == [keys[perm[d]] for d in doc_p]
 
 
-def test_selection_is_nested_and_closest():
+def test_closest_prefix_is_within_half_its_boundary_document_and_nests():
     keys, bucket, tokens = _docs()
-    small = _select(keys, bucket, tokens, np.array([10_000.0, 30_000, 5_000, 1_000]), seed=2)
-    large = _select(keys, bucket, tokens, np.array([40_000.0, 60_000, 5_000, 90_000]), seed=2)
-    assert np.all(large >= small)
-    for b, target in enumerate([40_000.0, 60_000, 5_000, 90_000]):
-        taken = tokens[(bucket == b) & (large > 0)].sum()
-        assert abs(taken - target) <= tokens[bucket == b].max() / 2
+    order = _order(keys, bucket, tokens, seed=2)
+    previous = np.zeros(len(keys), dtype=np.int64)
+    for target in (5_000.0, 40_000.0, 41_000.0, 150_000.0):
+        count = order.closest(0, target, max_epochs=1)
+        got = order.tokens(0, count)
+        members = order.order[order.bounds[0] : order.bounds[1]]
+        # The prefix ends where the target falls: off by at most half the document there.
+        boundary = tokens[members[min(count, len(members) - 1)]]
+        before = tokens[members[count - 1]] if count else 0
+        assert abs(got - target) <= max(boundary, before) / 2
+        taken = _taken(order, [count, 0], len(keys))
+        assert taken.sum() == count and np.all(taken >= previous)  # a larger target: a superset
+        previous = taken
+
+
+def test_every_prefix_holds_each_bucket_near_its_proportional_part():
+    keys, bucket, tokens = _docs()
+    order = _order(keys, bucket, tokens, seed=5)
+    held = np.bincount(bucket, weights=tokens)
+    for count in (50, 200, 333, 600):
+        taken = _taken(order, [count, 0], len(keys)) > 0
+        fraction = order.tokens(0, count) / held[:3].sum()
+        for b in range(3):
+            got = tokens[taken & (bucket == b)].sum()
+            # Each bucket is within about one of its documents of the group's fraction.
+            assert abs(got - fraction * held[b]) <= 2 * tokens[bucket == b].max()
 
 
 def test_repeats_take_whole_epochs_up_to_max_epochs():
-    keys, bucket, tokens = _docs(200, buckets=1)
-    held = tokens.sum()
-    copies = _select(keys, bucket, tokens, np.array([held * 2.5]), seed=0, max_epochs=3)
-    assert copies.min() == 2 and copies.max() == 3
-    assert abs((tokens * copies).sum() - held * 2.5) <= tokens.max() / 2
-    capped = _select(keys, bucket, tokens, np.array([held * 5.0]), seed=0, max_epochs=3)
-    assert np.all(capped == 3)
+    keys, bucket, tokens = _docs(200)
+    order = _order(keys, bucket, tokens, seed=0)
+    held = tokens[BUCKET_GROUP[bucket] == 0].sum()
+    count = order.closest(0, held * 2.5, max_epochs=3)
+    copies = _taken(order, [count, 0], len(keys))
+    in_group = BUCKET_GROUP[bucket] == 0
+    assert copies[in_group].min() == 2 and copies[in_group].max() == 3
+    assert not copies[~in_group].any()
+    assert abs(order.tokens(0, count) - held * 2.5) <= tokens.max() / 2
+    capped = order.closest(0, held * 5.0, max_epochs=3)
+    assert np.all(_taken(order, [capped, 0], len(keys))[in_group] == 3)
 
 
 def test_structured_first_and_repeated_rows():
     keys = [f"k{i}" for i in range(10)]
     copies = np.array([1, 2, 0, 1, 1, 1, 0, 1, 1, 1])
     structured = np.array([i < 5 for i in range(10)])
-    doc, epoch = _order(keys, copies, structured, 0, structured_first=True)
+    doc, epoch = output_order(base_hashes(keys), pa.array(keys), copies, structured, 0, True)
     assert len(doc) == copies.sum()
     groups = structured[doc]
     assert groups[: groups.sum()].all() and not groups[groups.sum() :].any()

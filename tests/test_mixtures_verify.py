@@ -12,6 +12,8 @@ def _bucket(source: str, target: float, docs: int, tokens: int) -> dict:
         "task_type": "reasoning",
         "available_docs": docs,
         "available_tokens": tokens,
+        # Documents of one size: the size-biased mean is the mean.
+        "typical_doc_tokens": tokens / docs,
         "target_tokens": target,
     }
 
@@ -59,20 +61,18 @@ def test_a_group_of_small_documents_is_held_close_to_plan():
     assert allowed == round(0.37 - 3_450 / (3_450 + 6_500 + 500) + 0.01, 5)
 
 
-def _task_check(dudeney_got: float) -> tuple[str, bool]:
-    # The demo's case: reasoning planned at 4,410 of 300,000 procedural tokens, in
-    # documents of about 430 tokens, beside a task of thousands of documents.
+def _task_check(reasoning_got: float) -> tuple[str, bool, object]:
+    # Reasoning planned at 4,410 of 300,000 procedural tokens, in documents whose
+    # size-biased mean is 800 tokens, beside a task of thousands of documents.
     solution = {
-        "buckets": [
-            {**_bucket("dudeney", 4_127.0, 395, 169_512), "task_type": "reasoning"},
-            {**_bucket("thealgorithms", 91.5, 2, 3_760), "task_type": "reasoning"},
-            {**_bucket("gsm8k", 191.5, 51, 7_127), "task_type": "reasoning"},
-            {**_bucket("openstax", 295_590.0, 9_000, 2_000_000), "task_type": "math"},
-        ],
         "task_shares": {"reasoning": 4_410 / 300_000, "math": 295_590 / 300_000},
+        "granularity": {
+            "reasoning": {"planned_tokens": 4_410.0, "typical_doc_tokens": 800.0},
+            "math": {"planned_tokens": 295_590.0, "typical_doc_tokens": 900.0},
+        },
     }
-    total = dudeney_got + 198 + 295_590
-    got = {"task_shares": {"reasoning": (dudeney_got + 198) / total, "math": 295_590 / total}}
+    total = reasoning_got + 295_590
+    got = {"task_shares": {"reasoning": reasoning_got / total, "math": 295_590 / total}}
     spec = {
         "tokens": 300_000,
         "procedural_share": 1.0,
@@ -86,11 +86,10 @@ def _task_check(dudeney_got: float) -> tuple[str, bool]:
     return checks["task reasoning"].name, checks["task reasoning"].ok, checks["task math"]
 
 
-def test_a_task_of_few_documents_is_checked_to_its_buckets_rounding():
-    # Dudeney 190 tokens (under half a document) short, thealgorithms' 92 not placed:
-    # 6 % under, within the 8.5 % its buckets' rounding allows.
-    name, ok, math = _task_check(3_937)
-    assert ok and name == "task reasoning share within 8.5% relative (half a document per bucket)"
+def test_a_task_of_few_documents_is_checked_to_half_a_typical_document():
+    # Half of an 800-token document is 9.1 % of 4,410: 6 % under passes.
+    name, ok, math = _task_check(4_410 * 0.94)
+    assert ok and name == "task reasoning share within 9.1% relative (half a typical document)"
     assert math.ok and math.name == "task math share within 5.0% relative"
-    # Two documents short is more than rounding explains.
-    assert not _task_check(3_510)[1]
+    # A whole document (18 %) short is more than whole documents explain.
+    assert not _task_check(4_410 - 800)[1]

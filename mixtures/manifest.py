@@ -14,7 +14,7 @@ from mixtures.figures import source_shares_by_group
 from mixtures.optimiser import Confusion, Solution
 from mixtures.spec import MixSpec
 from mixtures.writer import file_sha256
-from pipeline import __version__
+from procmix_core import __version__
 
 # 2: joint rounding; solution.granularity per procedural task type.
 MANIFEST_VERSION = 2

@@ -28,7 +28,7 @@ from mixtures.rounding import (
 from mixtures.spec import MixSpec, SpecError
 from mixtures.verify import Check, check_mixture
 from mixtures.writer import WORK_DIR, OutputRows, write_shards
-from pipeline.atomic import TMP_SUFFIX, write_json
+from procmix_core.atomic import TMP_SUFFIX, write_json
 
 SHARD_GLOB = re.compile(r"shard-\d+\.parquet(" + re.escape(TMP_SUFFIX) + ")?")
 # Bytes of text per estimated token: prepare's estimate is ceil(UTF-8 bytes / 4).

@@ -4,7 +4,7 @@ Memory stays bounded by one corpus row group, the spill budget and one
 shard: rows are read row group by row group and cut by shard, held in memory
 up to ``SPILL_MEMORY`` bytes and beyond that appended to per-shard Arrow IPC
 files in the output's ``_work`` folder; then each shard is put in order and
-written as zstd Parquet through ``pipeline.atomic``, so it appears whole or not
+written as zstd Parquet through ``procmix_core.atomic``, so it appears whole or not
 at all.
 """
 
@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mixtures.corpus import Corpus
-from pipeline.atomic import atomic_path
+from procmix_core.atomic import atomic_path
 
 SHARD_ROW_GROUP = 2048
 # Open spill files at once; more shards than this take more passes over the corpus.

@@ -28,7 +28,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pipeline import schema
-from pipeline.atomic import AtomicParquetWriter, atomic_path
+from procmix_core.atomic import AtomicParquetWriter, atomic_path
 from pipeline.layout import DedupParams, Layout
 from pipeline.minhash import shingle_jaccards
 

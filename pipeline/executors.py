@@ -21,7 +21,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from datatrove.executor.base import DistributedEnvVars, PipelineExecutor
 from datatrove.utils.stats import PipelineStats
 
-from pipeline.forkserver import worker_context
+from pipeline import WORKER_PRELOAD
+from procmix_core.forkserver import worker_context
 
 
 class RankExecutor(PipelineExecutor):
@@ -94,7 +95,7 @@ class LocalExecutor(RankExecutor):
         if self.workers == 1:
             return self._merge([self._run_for_rank(rank) for rank in ranks])
         with ProcessPoolExecutor(
-            min(self.workers, len(ranks) or 1), mp_context=worker_context()
+            min(self.workers, len(ranks) or 1), mp_context=worker_context(WORKER_PRELOAD)
         ) as pool:
             futures = [pool.submit(self._run_for_rank, rank) for rank in ranks]
             return self._merge([future.result() for future in as_completed(futures)])

@@ -13,7 +13,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from classifiers.tagging import shared_tagger
 from pipeline import schema
-from pipeline.atomic import AtomicParquetWriter
+from procmix_core.atomic import AtomicParquetWriter
 from pipeline.layout import Layout
 
 BATCH_ROWS = 1024

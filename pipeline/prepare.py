@@ -32,14 +32,14 @@ from loguru import logger
 
 from classifiers.model import MODELS_DIR
 from classifiers.tagging import models_summary
-from pipeline import __version__
-from pipeline.atomic import write_json
+from procmix_core import __version__
+from procmix_core.atomic import write_json
 from pipeline.dedup import LshBuckets, NearDuplicateClusters
 from pipeline.executors import make_executor
 from pipeline.finalize import TAG_MICROSECONDS, WriteOutputs, extra_column_types
 from pipeline.ingest import IngestWriter, ReadAndValidate
 from pipeline.layout import DedupParams, Layout
-from pipeline.readers import INPUT_SUFFIXES
+from procmix_core.readers import INPUT_SUFFIXES
 from pipeline.stats import build_stats_db, fate_counts
 
 DEFAULT_MAX_CHARS = 5_000_000

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.atomic import atomic_path
+from procmix_core.atomic import atomic_path
 from pipeline.layout import Layout
 
 # Paths are relative to the output folder: connect() points DuckDB's file search

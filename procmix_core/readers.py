@@ -1,5 +1,11 @@
 """Streaming readers: every input record comes out once, usable or with the reason it is not.
 
+The one reader of input documents: ``prepare`` ingests with it, and the
+classifiers read labelled JSONL (``classifiers.dataset``) and tag JSONL
+(``procmix tag``) with it, so a line one of them quarantines the others skip
+for the same reason, and every document gets its ``source`` by one rule
+(``document_source``).
+
 Formats are recognised by their first bytes, not by the file name, so a
 ``.jsonl.gz`` that is really plain JSONL (or the reverse) is still read. A
 compressed stream that breaks part way keeps every line decoded before the
@@ -8,6 +14,7 @@ break and reports the rest as one record carrying the compressed byte offset.
 
 from __future__ import annotations
 
+import os
 import shutil
 import zlib
 from collections.abc import Iterator
@@ -19,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from pipeline import schema
+from procmix_core import reasons
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -31,6 +38,23 @@ PARQUET_BATCH_ROWS = 1024
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
 INPUT_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES
+# Format suffixes a file's name loses to become its default source.
+_NAME_SUFFIXES = (".gz", ".zst", ".jsonl", ".json", ".ndjson", ".parquet")
+DEFAULT_MAX_CHARS = 5_000_000
+SOURCE_FIELD = "source"
+
+
+def source_name(path: str) -> str:
+    """A file's name without folders or format suffixes: the default ``source``."""
+    name = os.path.basename(path)
+    for suffix in _NAME_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name
+
+
+def document_source(value: object, file_source: str) -> str:
+    """A document's source: its own ``source`` field when that is a string, else its file's."""
+    return value if isinstance(value, str) else file_source
 
 
 @dataclass
@@ -181,21 +205,21 @@ def _reject(
 def validate_fields(obj: object, text_key: str, max_chars: int) -> tuple[str | None, str | None]:
     """(reason, detail) why ``obj`` is not a usable document, or (None, None)."""
     if not isinstance(obj, dict):
-        return schema.NOT_AN_OBJECT, f"expected a JSON object, found {type(obj).__name__}"
+        return reasons.NOT_AN_OBJECT, f"expected a JSON object, found {type(obj).__name__}"
     if text_key not in obj:
         found = ", ".join(sorted(map(str, obj))[:10])
-        return schema.MISSING_TEXT, f"no '{text_key}' field; fields found: {found}"
+        return reasons.MISSING_TEXT, f"no '{text_key}' field; fields found: {found}"
     text = obj[text_key]
     if text is None:
-        return schema.NULL_TEXT, f"'{text_key}' is null"
+        return reasons.NULL_TEXT, f"'{text_key}' is null"
     if not isinstance(text, str):
-        return schema.NON_STRING_TEXT, f"'{text_key}' is {type(text).__name__}, expected a string"
+        return reasons.NON_STRING_TEXT, f"'{text_key}' is {type(text).__name__}, expected a string"
     if not text:
-        return schema.EMPTY_TEXT, f"'{text_key}' is an empty string"
+        return reasons.EMPTY_TEXT, f"'{text_key}' is an empty string"
     if text.isspace():
-        return schema.WHITESPACE_TEXT, f"'{text_key}' holds only whitespace"
+        return reasons.WHITESPACE_TEXT, f"'{text_key}' holds only whitespace"
     if len(text) > max_chars:
-        return schema.TOO_LARGE, f"{len(text)} characters, limit is {max_chars} (--max-chars)"
+        return reasons.TOO_LARGE, f"{len(text)} characters, limit is {max_chars} (--max-chars)"
     return None, None
 
 
@@ -212,7 +236,7 @@ def _jsonl_records(
                 continue
             report.records += 1
             if len(line) > max_line_bytes:
-                yield _reject(row, schema.TOO_LARGE, f"{len(line)} byte line", line, offset)
+                yield _reject(row, reasons.TOO_LARGE, f"{len(line)} byte line", line, offset)
                 continue
             try:
                 obj = orjson.loads(line)
@@ -220,9 +244,9 @@ def _jsonl_records(
                 try:
                     line.decode("utf-8")
                 except UnicodeDecodeError as ue:
-                    yield _reject(row, schema.INVALID_UTF8, str(ue), line, offset)
+                    yield _reject(row, reasons.INVALID_UTF8, str(ue), line, offset)
                     continue
-                reason = schema.INVALID_UTF8 if "surrogate" in str(e) else schema.MALFORMED_JSON
+                reason = reasons.INVALID_UTF8 if "surrogate" in str(e) else reasons.MALFORMED_JSON
                 yield _reject(row, reason, str(e), line, offset)
                 continue
             reason, detail = validate_fields(obj, text_key, max_chars)
@@ -235,7 +259,7 @@ def _jsonl_records(
         report.warnings.append(str(e))
         yield Record(
             row=e.next_row,
-            reason=schema.CORRUPT_COMPRESSED_STREAM,
+            reason=reasons.CORRUPT_COMPRESSED_STREAM,
             detail=(
                 f"{e}; every complete line before compressed byte {e.compressed_offset} was "
                 f"read, raw holds the {len(e.partial_line)} decoded bytes of the broken line"
@@ -245,8 +269,14 @@ def _jsonl_records(
         )
 
 
-def _quarantine_copy(path: str, quarantine_files: Path, name: str) -> str:
-    """Copy an unusable file under the quarantine folder; return its relative path."""
+def _quarantine_copy(path: str, quarantine_files: Path | None, name: str | None) -> str | None:
+    """Copy an unusable file under the quarantine folder; return its relative path.
+
+    Without a quarantine folder nothing is copied (the record still says why).
+    """
+    if quarantine_files is None:
+        return None
+    name = name or os.path.basename(path) + ".quarantined"
     quarantine_files.mkdir(parents=True, exist_ok=True)
     target = quarantine_files / name
     shutil.copyfile(path, target)
@@ -258,8 +288,8 @@ def _parquet_records(
     text_key: str,
     max_chars: int,
     report: FileReport,
-    quarantine_files: Path,
-    copy_name: str,
+    quarantine_files: Path | None,
+    copy_name: str | None,
 ) -> Iterator[Record]:
     try:
         parquet = pq.ParquetFile(path)
@@ -267,7 +297,7 @@ def _parquet_records(
         report.records += 1
         yield Record(
             row=0,
-            reason=schema.CORRUPT_PARQUET,
+            reason=reasons.CORRUPT_PARQUET,
             detail=f"cannot open as Parquet: {e}",
             raw_path=_quarantine_copy(path, quarantine_files, copy_name),
         )
@@ -278,7 +308,7 @@ def _parquet_records(
         report.records += 1
         yield Record(
             row=0,
-            reason=schema.MISSING_TEXT_COLUMN,
+            reason=reasons.MISSING_TEXT_COLUMN,
             detail=(
                 f"no '{text_key}' column in {parquet.metadata.num_rows} rows; "
                 f"columns found: {', '.join(columns[:20])} (use --text-key)"
@@ -302,23 +332,25 @@ def _parquet_records(
         report.records += 1
         yield Record(
             row=row,
-            reason=schema.CORRUPT_PARQUET,
+            reason=reasons.CORRUPT_PARQUET,
             detail=f"rows from {row} on are unreadable: {e}",
             raw_path=_quarantine_copy(path, quarantine_files, copy_name),
         )
 
 
 def read_records(
-    path: str,
-    text_key: str,
-    max_chars: int,
-    quarantine_files: Path,
-    copy_name: str,
+    path: str | os.PathLike,
+    text_key: str = "text",
+    max_chars: int = DEFAULT_MAX_CHARS,
+    quarantine_files: Path | None = None,
+    copy_name: str | None = None,
 ) -> tuple[FileReport, Iterator[Record]]:
     """Open ``path`` whatever its format; return its report and a stream of its records.
 
-    ``quarantine_files``/``copy_name`` is where a wholly unusable file is copied.
+    ``quarantine_files``/``copy_name`` is where a wholly unusable file is
+    copied (nowhere when None).
     """
+    path = str(path)
     report = FileReport(path=path)
     try:
         fmt = sniff_format(path)
@@ -326,7 +358,7 @@ def read_records(
         report.warnings.append(f"cannot open: {e}")
         report.records = 1
         return report, iter(
-            [Record(row=0, reason=schema.UNREADABLE_FILE, detail=f"cannot open {path}: {e}")]
+            [Record(row=0, reason=reasons.UNREADABLE_FILE, detail=f"cannot open {path}: {e}")]
         )
     report.format = fmt
     if fmt == "empty":

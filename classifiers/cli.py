@@ -154,8 +154,15 @@ def _tag(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.is_file():
         return _error("tag", f"{source} is not a file")
-    count = tag_jsonl(source, Path(args.out), Path(args.models), args.batch_size)
-    print(f"tagged {count} documents -> {args.out}")
+    report = tag_jsonl(source, Path(args.out), Path(args.models), args.batch_size)
+    for warning in report.warnings:
+        print(f"procmix tag: warning: {source}: {warning}", file=sys.stderr)
+    print(f"tagged {report.tagged} documents -> {args.out}")
+    if report.quarantine is not None:
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(report.quarantined.items()))
+        print(
+            f"quarantined {report.quarantined.total()} records ({reasons}) -> {report.quarantine}"
+        )
     return 0
 
 
@@ -235,7 +242,9 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         description=(
             "Add content_type, p_procedural, p_factual, p_other, task_type, task_p and "
             "task_top3 to every record of a JSONL file (gzip allowed), as prepare does, "
-            "without deduplication. Input fields with those names are kept as input_<name>."
+            "without deduplication. Input fields with those names are kept as input_<name>. "
+            "Records prepare would quarantine (malformed JSON, no text, ...) are written "
+            "with their reason to OUT's name + .quarantine.jsonl instead."
         ),
         formatter_class=formatter,
     )

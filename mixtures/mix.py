@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,10 @@ from mixtures.spec import MixSpec, SpecError
 from mixtures.verify import Check, check_mixture
 from mixtures.writer import WORK_DIR, OutputRows, write_shards
 from procmix_core.atomic import TMP_SUFFIX, write_json
+from procmix_core.output import FolderInUse, claim_output_folder
+from procmix_core.tokens import BYTES_PER_TOKEN
 
 SHARD_GLOB = re.compile(r"shard-\d+\.parquet(" + re.escape(TMP_SUFFIX) + ")?")
-# Bytes of text per estimated token: prepare's estimate is ceil(UTF-8 bytes / 4).
-BYTES_PER_EST_TOKEN = 4
 
 
 class MixError(ValueError):
@@ -193,7 +192,8 @@ def output_rows(spec: MixSpec, corpus: Corpus, copies: np.ndarray) -> OutputRows
         spec.seed,
         spec.order == "structured_first",
     )
-    row_bytes = docs["est_tokens"].to_numpy()[doc] * BYTES_PER_EST_TOKEN
+    # Shards are cut by text bytes; prepare's estimate gives them back from est_tokens.
+    row_bytes = docs["est_tokens"].to_numpy()[doc] * BYTES_PER_TOKEN
     return OutputRows(doc, epoch, sampler.shard_of(row_bytes, spec.shard_rows, spec.shard_bytes))
 
 
@@ -220,15 +220,14 @@ def _mixture_files_only(folder: Path) -> bool:
 
 def prepare_out(out: Path, overwrite: bool) -> None:
     """Refuse to mix into a folder holding something else; clear an old mixture on overwrite."""
-    if out.exists() and not out.is_dir():
-        raise MixError(f"-o: expected a folder (new or empty), found a file: {out}")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise MixError(f"{out} is not empty: choose a new folder or pass --overwrite")
-        if not _mixture_files_only(out):
-            raise MixError(f"{out} holds files that are not a mixture: refusing to overwrite")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        claim_output_folder(out, overwrite, owned=_mixture_files_only)
+    except FolderInUse as e:
+        if e.kind == "file":
+            raise MixError(f"-o: expected a folder (new or empty), found a file: {out}") from e
+        if e.kind == "occupied":
+            raise MixError(f"{out} is not empty: choose a new folder or pass --overwrite") from e
+        raise MixError(f"{out} holds files that are not a mixture: refusing to overwrite") from e
 
 
 def plan(

@@ -11,12 +11,14 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from classifiers.taxonomy import PROCEDURAL
 from mixtures import MANIFEST, SWEEP_FILE
 from mixtures.corpus import load_tokenizer
 from mixtures.figures import block_digest, by_group, figures, source_shares_by_group
 from mixtures.manifest import MANIFEST_VERSION
 from mixtures.optimiser import Confusion
-from mixtures.writer import file_sha256
+from procmix_core.hashing import file_sha256
+from procmix_core.tokens import ESTIMATE_RULE, estimated_tokens_sql
 
 TOKENS_REL = 0.005
 SHARE_PP = 0.005
@@ -92,7 +94,7 @@ def shard_block_digests(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     result = {}
     for name, where in (("procedural", "="), ("factual_other", "<>")):
         table = con.sql(
-            f"SELECT doc_key, epoch FROM shards WHERE content_type {where} 'procedural'"
+            f"SELECT doc_key, epoch FROM shards WHERE content_type {where} '{PROCEDURAL}'"
         ).to_arrow_table()
         result[name] = block_digest(table["doc_key"].to_pylist(), table["epoch"].to_numpy())
     return result
@@ -236,10 +238,9 @@ def _token_checks(con: duckdb.DuckDBPyConnection, tokenizer: dict) -> list[Check
     """Stored n_tokens against a recount: every row for the estimate, a sample (0.1%, at
     least 100 rows) with a tokenizer, whose file must still match its sha256."""
     if tokenizer["kind"] == "estimate":
-        bad = con.execute(
-            "SELECT count(*) FROM shards WHERE n_tokens <> (strlen(text) + 3) // 4"
-        ).fetchall()[0][0]
-        return [Check("n_tokens = ceil(UTF-8 bytes / 4), every row", bad, 0, bad == 0)]
+        estimate = estimated_tokens_sql("strlen(text)")
+        bad = con.execute(f"SELECT count(*) FROM shards WHERE n_tokens <> {estimate}").fetchall()
+        return [Check(f"n_tokens = {ESTIMATE_RULE}, every row", bad[0][0], 0, bad[0][0] == 0)]
     path = Path(tokenizer["path"])
     sha = file_sha256(path) if path.exists() else "missing"
     checks = [

@@ -10,7 +10,6 @@ at all.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 
 from mixtures.corpus import Corpus
 from procmix_core.atomic import atomic_path
+from procmix_core.hashing import file_sha256
 
 SHARD_ROW_GROUP = 2048
 # Open spill files at once; more shards than this take more passes over the corpus.
@@ -70,14 +70,6 @@ class OutputRows:
     @property
     def shards(self) -> int:
         return int(self.shard.max()) + 1 if self.shard.size else 0
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _Metadata:

@@ -28,9 +28,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pipeline import schema
-from procmix_core.atomic import AtomicParquetWriter, atomic_path
 from pipeline.layout import DedupParams, Layout
 from pipeline.minhash import shingle_jaccards
+from procmix_core.atomic import AtomicParquetWriter, atomic_path
 
 CLUSTER_ROW_GROUP = 65536
 VERIFY_CHUNK_PAIRS = 2048

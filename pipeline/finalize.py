@@ -13,8 +13,9 @@ from datatrove.pipeline.base import PipelineStep
 
 from classifiers.tagging import shared_tagger
 from pipeline import schema
-from procmix_core.atomic import AtomicParquetWriter
 from pipeline.layout import Layout
+from procmix_core.atomic import AtomicParquetWriter
+from procmix_core.readers import input_field_name
 
 BATCH_ROWS = 1024
 # CPU time spent tagging, in the step's datatrove stats (summed over ranks for the summary).
@@ -62,7 +63,7 @@ def docs_schema(extra_types: dict[str, str], tag: bool = False) -> pa.Schema:
 
 
 def _column_name(key: str) -> str:
-    return schema.INPUT_PREFIX + key if key in schema.RESERVED_COLUMNS else key
+    return input_field_name(key, schema.RESERVED_COLUMNS)
 
 
 def _convert(value: object, type_name: str) -> object:

@@ -2,10 +2,10 @@
 
 Four stages, each a datatrove pipeline run as ranks by the chosen executor:
 
-1. ingest    — one rank per input file: ReadAndValidate → IngestWriter
-2. buckets   — one rank per (band, partition): LshBuckets
-3. clusters  — one rank: NearDuplicateClusters
-4. finalize  — one rank per input file: WriteOutputs
+1. ``INGEST``   — one rank per input file: ReadAndValidate → IngestWriter
+2. ``BUCKETS``  — one rank per (band, partition): LshBuckets
+3. ``CLUSTERS`` — one rank: NearDuplicateClusters
+4. ``FINALIZE`` — one rank per input file: WriteOutputs
 
 Ranks are fixed by the input (never by the worker count), documents are
 numbered in input-file order, and every choice is made from those numbers,
@@ -28,21 +28,22 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
 from classifiers.model import MODELS_DIR
 from classifiers.tagging import models_summary
-from procmix_core import __version__
-from procmix_core.atomic import write_json
 from pipeline.dedup import LshBuckets, NearDuplicateClusters
 from pipeline.executors import make_executor
 from pipeline.finalize import TAG_MICROSECONDS, WriteOutputs, extra_column_types
 from pipeline.ingest import IngestWriter, ReadAndValidate
 from pipeline.layout import DedupParams, Layout
-from procmix_core.readers import INPUT_SUFFIXES
 from pipeline.stats import build_stats_db, fate_counts
+from procmix_core import __version__
+from procmix_core.atomic import write_json
+from procmix_core.output import FolderInUse, claim_output_folder
+from procmix_core.readers import DEFAULT_MAX_CHARS, INPUT_SUFFIXES
 
-DEFAULT_MAX_CHARS = 5_000_000
 PROGRESS_EVERY_S = 10.0
 
 
@@ -147,13 +148,15 @@ def _quiet_datatrove() -> None:
     logger.add(sys.stderr, level="WARNING")
 
 
-def _step_seconds(logs: Path, step_name: str) -> float:
+def _step_seconds(logs: Path, step: type[PipelineStep]) -> float:
     """Wall seconds a step spent across all ranks, from datatrove's per-rank stats."""
+    # datatrove names a step's stats by its repr, "<type>: <name>".
+    name = f"{step.type}: {step.name}"
     total = 0.0
     for path in sorted((logs / "stats").glob("*.json")):
-        for step in json.loads(path.read_text()):
-            timing = step["time_stats"]
-            if step["name"].endswith(step_name) and isinstance(timing, dict):
+        for entry in json.loads(path.read_text()):
+            timing = entry["time_stats"]
+            if entry["name"] == name and isinstance(timing, dict):
                 total += timing["total"]
     return total
 
@@ -169,6 +172,81 @@ def _stat_total(logs: Path, stat: str) -> float:
     return total
 
 
+# The stages, in order; each name is its folder under _logs and its key in summary["stages"].
+INGEST, BUCKETS, CLUSTERS, FINALIZE = "ingest", "buckets", "clusters", "finalize"
+# The steps whose time is the run's dedup time (signatures, buckets, clusters).
+DEDUP_STEPS = ((INGEST, IngestWriter), (BUCKETS, LshBuckets), (CLUSTERS, NearDuplicateClusters))
+
+
+@dataclass
+class Stage:
+    """One stage: a datatrove pipeline run as ``tasks`` ranks."""
+
+    name: str
+    pipeline: list[PipelineStep]
+    tasks: int
+
+
+class StageRunner:
+    """Runs stages with the run's executor, logging progress; ``seconds`` per stage name."""
+
+    def __init__(
+        self,
+        config: PrepareConfig,
+        layout: Layout,
+        scheduler: str | None,
+        log: Callable[[str], None],
+    ):
+        self.config, self.layout, self.scheduler, self.log = config, layout, scheduler, log
+        self.seconds: dict[str, float] = {}
+
+    def run(self, stage: Stage) -> None:
+        """Run every rank of ``stage`` not yet complete; raise if any is missing after."""
+        started = time.perf_counter()
+        logs = self.layout.logs / stage.name
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=_watch_progress,
+            args=(stage.name, stage.tasks, logs / "completions", self.log, done),
+            daemon=True,
+        )
+        watcher.start()
+        try:
+            make_executor(
+                self.config.executor,
+                stage.pipeline,
+                stage.tasks,
+                self.config.workers,
+                str(logs),
+                self.scheduler,
+            ).run()
+        finally:
+            done.set()
+            watcher.join()
+        _check_complete(stage.name, logs, stage.tasks)
+        self.seconds[stage.name] = round(time.perf_counter() - started, 3)
+        self.log(f"  {stage.name}: {stage.tasks} tasks, {self.seconds[stage.name]:.1f} s")
+
+
+def _run_stages(runner: StageRunner, files: list[Path], names: list[str]) -> None:
+    """ingest -> buckets -> clusters -> finalize, one input file per ingest/finalize rank."""
+    config, layout = runner.config, runner.layout
+    out, params, ranks = str(layout.out), config.dedup, len(files)
+    reader = ReadAndValidate(
+        [str(f) for f in files], names, out, config.text_key, config.id_key, config.max_chars
+    )
+    runner.run(Stage(INGEST, [reader, IngestWriter(out, params)], ranks))
+    layout.write_doc_offsets(ranks)
+    bucket_tasks = (params.bands + 1) * params.bucket_partitions
+    runner.run(Stage(BUCKETS, [LshBuckets(out, ranks, params)], bucket_tasks))
+    runner.run(Stage(CLUSTERS, [NearDuplicateClusters(out, ranks, params)], 1))
+    extra_types = extra_column_types(
+        [layout.read_ingest_report(r)["extra_types"] for r in range(ranks)]
+    )
+    models = str(MODELS_DIR) if config.tag else None
+    runner.run(Stage(FINALIZE, [WriteOutputs(out, ranks, extra_types, models)], ranks))
+
+
 def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> dict:
     """Run (or resume) prepare; return the summary that is also written to summary.json."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
@@ -180,75 +258,23 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
         )
     names = input_names(files)
     layout = Layout(Path(config.out))
-    fingerprint = _fingerprint(config, files, names)
-    _claim_output(layout, fingerprint, config.overwrite)
+    _claim_output(layout, _fingerprint(config, files, names), config.overwrite)
     if layout.summary.exists():
         log(f"{layout.out} is already complete for these inputs and settings; nothing to do")
         return json.loads(layout.summary.read_text())
 
     started = time.perf_counter()
     _quiet_datatrove()
-    stage_seconds: dict[str, float] = {}
-    ingest_ranks = len(files)
-    params = config.dedup
-    out = str(layout.out)
     log(
         f"procmix prepare: {len(files)} input files -> {layout.out} "
         f"({config.executor} executor, {config.workers} workers)"
     )
     with _scheduler(config) as scheduler:
-
-        def run_stage(stage: str, pipeline: list, tasks: int) -> None:
-            stage_start = time.perf_counter()
-            logs = layout.logs / stage
-            done = threading.Event()
-            watcher = threading.Thread(
-                target=_watch_progress,
-                args=(stage, tasks, logs / "completions", log, done),
-                daemon=True,
-            )
-            watcher.start()
-            try:
-                make_executor(
-                    config.executor, pipeline, tasks, config.workers, str(logs), scheduler
-                ).run()
-            finally:
-                done.set()
-                watcher.join()
-            _check_complete(stage, logs, tasks)
-            stage_seconds[stage] = round(time.perf_counter() - stage_start, 3)
-            log(f"  {stage}: {tasks} tasks, {stage_seconds[stage]:.1f} s")
-
-        run_stage(
-            "ingest",
-            [
-                ReadAndValidate(
-                    [str(f) for f in files],
-                    names,
-                    out,
-                    config.text_key,
-                    config.id_key,
-                    config.max_chars,
-                ),
-                IngestWriter(out, params),
-            ],
-            ingest_ranks,
-        )
-        layout.write_doc_offsets(ingest_ranks)
-        run_stage(
-            "buckets",
-            [LshBuckets(out, ingest_ranks, params)],
-            (params.bands + 1) * params.bucket_partitions,
-        )
-        run_stage("clusters", [NearDuplicateClusters(out, ingest_ranks, params)], 1)
-        extra_types = extra_column_types(
-            [layout.read_ingest_report(r)["extra_types"] for r in range(ingest_ranks)]
-        )
-        models = str(MODELS_DIR) if config.tag else None
-        run_stage("finalize", [WriteOutputs(out, ingest_ranks, extra_types, models)], ingest_ranks)
+        runner = StageRunner(config, layout, scheduler, log)
+        _run_stages(runner, files, names)
 
     build_stats_db(layout.out)
-    summary = _summary(layout, config, ingest_ranks, stage_seconds, time.perf_counter() - started)
+    summary = _summary(layout, config, len(files), runner.seconds, time.perf_counter() - started)
     if not config.keep_work:
         shutil.rmtree(layout.work, ignore_errors=True)
     write_json(layout.summary, summary)
@@ -263,23 +289,21 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
 
 def _claim_output(layout: Layout, fingerprint: dict, overwrite: bool) -> None:
     """Make ``out`` ours: new, or a run of the same inputs and settings (resume)."""
-    if layout.run_config.exists():
-        previous = json.loads(layout.run_config.read_text())
-        if previous == fingerprint:
-            return
-        if not overwrite:
+    if layout.run_config.exists() and json.loads(layout.run_config.read_text()) == fingerprint:
+        return
+    try:
+        # A folder is a prepare run's own when it has a run.json (whatever its settings).
+        claim_output_folder(layout.out, overwrite, owned=lambda out: layout.run_config.exists())
+        write_json(layout.run_config, fingerprint)
+    except FolderInUse as e:
+        if e.kind == "occupied" and e.owned:
             raise PrepareError(
                 f"{layout.out} holds a prepare run with other inputs or settings; "
                 "use another -o folder, or --overwrite to replace it"
-            )
-        shutil.rmtree(layout.out)
-    elif layout.out.exists() and any(layout.out.iterdir()):
+            ) from e
         raise PrepareError(
             f"{layout.out} exists and is not a procmix prepare output; choose an empty or new -o"
-        )
-    try:
-        layout.out.mkdir(parents=True, exist_ok=True)
-        write_json(layout.run_config, fingerprint)
+        ) from e
     except OSError as e:
         raise PrepareError(f"cannot write to {layout.out}: {e}") from e
 
@@ -302,11 +326,7 @@ def _summary(
     counts = fate_counts(layout.out)
     fates = counts["fates"]
     input_bytes = sum(entry["bytes_read"] for entry in reads)
-    dedup_seconds = (
-        _step_seconds(layout.logs / "ingest", "dedup keys + ingest writer")
-        + _step_seconds(layout.logs / "buckets", "lsh buckets")
-        + _step_seconds(layout.logs / "clusters", "near-duplicate clusters")
-    )
+    dedup_seconds = sum(_step_seconds(layout.logs / stage, step) for stage, step in DEDUP_STEPS)
     summary = {
         "procmix": __version__,
         "out": str(layout.out),
@@ -330,7 +350,7 @@ def _summary(
         "dedup": asdict(config.dedup),
     }
     if config.tag:
-        tag_seconds = _stat_total(layout.logs / "finalize", TAG_MICROSECONDS) / 1e6
+        tag_seconds = _stat_total(layout.logs / FINALIZE, TAG_MICROSECONDS) / 1e6
         summary["tag_seconds"] = round(tag_seconds, 3)
         summary["tag_mb_per_s_per_core"] = (
             round(input_bytes / 1e6 / tag_seconds, 3) if tag_seconds else None

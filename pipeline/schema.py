@@ -34,7 +34,8 @@ FATE_QUARANTINED = "quarantined"
 FATES = (FATE_KEPT, FATE_EXACT_DUPLICATE, FATE_NEAR_DUPLICATE, FATE_QUARANTINED)
 
 # Columns every kept document has; input fields that are scalars follow them,
-# renamed with INPUT_PREFIX when they collide with one of these.
+# renamed ``input_<name>`` when they collide with one of these
+# (``procmix_core.readers.input_field_name``).
 DOCS_SCHEMA = pa.schema(
     [
         pa.field("doc_key", pa.string(), nullable=False),
@@ -50,11 +51,9 @@ DOCS_SCHEMA = pa.schema(
         pa.field("cluster_size", pa.int64(), nullable=False),
     ]
 )
-INPUT_PREFIX = "input_"
-
 # Columns the classifier tagging step adds after DOCS_SCHEMA (``prepare`` tags
-# by default). Input fields with these names are renamed with INPUT_PREFIX
-# too, so a corpus's own ``task_type`` label lands in ``input_task_type``.
+# by default). Input fields with these names are renamed too, so a corpus's
+# own ``task_type`` label lands in ``input_task_type``.
 TAG_SCHEMA = pa.schema(
     [
         pa.field("content_type", pa.string()),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 
-from procmix_core.atomic import atomic_path
 from pipeline.layout import Layout
+from procmix_core.atomic import atomic_path
 
 # Paths are relative to the output folder: connect() points DuckDB's file search
 # path there, so the folder can be moved or shared without rebuilding the views.
@@ -31,6 +31,17 @@ VIEWS = {
         SELECT cluster_size, count(*) AS clusters
         FROM docs WHERE cluster_size > 1 GROUP BY cluster_size ORDER BY cluster_size""",
 }
+
+
+# What `procmix stats` shows first on a tagged corpus: kept documents and tokens by
+# content type x task type, the largest content type first. A query, not a view:
+# untagged corpora have no such columns.
+TYPE_COMPOSITION = """
+    SELECT content_type, task_type, count(*) AS documents, sum(n_tokens) AS tokens,
+           round(100 * sum(n_tokens) / sum(sum(n_tokens)) OVER (), 2) AS token_pct
+    FROM docs GROUP BY content_type, task_type
+    ORDER BY sum(sum(n_tokens)) OVER (PARTITION BY content_type) DESC, content_type,
+             tokens DESC, task_type"""
 
 
 def connect(out: str | Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
@@ -72,6 +83,14 @@ def query(out: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
         return columns, result.fetchall()
     finally:
         con.close()
+
+
+def type_composition(out: str | Path) -> tuple[list[str], list[tuple]] | None:
+    """Documents and tokens by content type x task type, or None for an untagged corpus."""
+    columns, _ = query(out, "SELECT * FROM docs LIMIT 0")
+    if not {"content_type", "task_type"} <= set(columns):
+        return None
+    return query(out, TYPE_COMPOSITION)
 
 
 def fate_counts(out: Path) -> dict:

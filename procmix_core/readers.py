@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,8 @@ INPUT_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES
 _NAME_SUFFIXES = (".gz", ".zst", ".jsonl", ".json", ".ndjson", ".parquet")
 DEFAULT_MAX_CHARS = 5_000_000
 SOURCE_FIELD = "source"
+# An input field named like one of procmix's own columns is kept under this prefix.
+INPUT_PREFIX = "input_"
 
 
 def source_name(path: str) -> str:
@@ -50,6 +52,12 @@ def source_name(path: str) -> str:
     for suffix in _NAME_SUFFIXES:
         name = name.removesuffix(suffix)
     return name
+
+
+def input_field_name(key: str, reserved: Collection[str]) -> str:
+    """The name an input field keeps in an output: its own, or ``input_<key>`` when ``key``
+    is one of the output's ``reserved`` columns (a corpus's ``task_type`` label, say)."""
+    return INPUT_PREFIX + key if key in reserved else key
 
 
 def document_source(value: object, file_source: str) -> str:

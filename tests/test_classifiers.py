@@ -11,20 +11,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import read_jsonl_gz
 
 from classifiers.calibration import Rule, argmax_ece, fit_temperature
 from classifiers.dataset import Doc, pool, read_docs
 from classifiers.evaluate import evaluate_models
 from classifiers.metrics import evaluate, p_true_given_pred
-from classifiers.model import MODELS_DIR, confusion_path, model_path, sha256
+from classifiers.model import MODELS_DIR, confusion_path, model_path
 from classifiers.preprocess import STOPWORDS, WINDOW_CHARS, preprocess, window
 from classifiers.tagging import Tagger
 from classifiers.taxonomy import CONTENT_LABELS, CONTENT_TYPE, HEADS, TASK_LABELS
 from classifiers.train import FitJob, LineCache, TrainParams, fit, run_fits
-from conftest import read_jsonl_gz
 from pipeline import schema
-from pipeline.cli import main
 from pipeline.prepare import PrepareConfig, prepare
+from procmix_cli import main
+from procmix_core.hashing import file_sha256
 
 # A fixed labelled sample: every content type and most task types, 40 documents a source.
 SAMPLE_SOURCES = [
@@ -59,7 +60,7 @@ def test_shipped_models_are_small_and_match_their_cards():
         path = model_path(MODELS_DIR, head)
         assert path.stat().st_size <= 5_000_000
         card = json.loads(confusion_path(MODELS_DIR, head).read_text())
-        assert card["sha256"] == sha256(path) and card["model"] == path.name
+        assert card["sha256"] == file_sha256(path) and card["model"] == path.name
         assert card["labels"] == list(CONTENT_LABELS if head == "content_type" else TASK_LABELS)
         rows = np.array(card["p_true_given_pred"])
         assert rows.shape == (len(card["labels"]),) * 2

@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from conftest import read_jsonl_gz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_jsonl_gz
 from pipeline import schema
 from pipeline.prepare import PrepareConfig, PrepareError, prepare
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import numpy as np
-
 from conftest import read_jsonl_gz
+
 from pipeline.minhash import (
     minhash_signatures,
     normalized_words,

@@ -17,8 +17,8 @@ from mixtures.mix import mix, open_corpus, problem_for
 from mixtures.optimiser import solve
 from mixtures.spec import parse_spec
 from mixtures.verify import passed, verify
-from mixtures.writer import file_sha256
-from pipeline.cli import main
+from procmix_cli import main
+from procmix_core.hashing import file_sha256
 
 # Every procedural task type here has hundreds of documents, so a 1% task share
 # is tens of documents and the sampler's half-document rounding stays small.

@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import read_jsonl_gz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mixtures_support import LABELS, synthetic_docs, synthetic_spec, write_corpus
 
-from conftest import read_jsonl_gz
 from mixtures.mix import SelfCheckFailed, mix, open_corpus, problem_for
 from mixtures.optimiser import budget, check, d1_range
 from mixtures.spec import parse_spec
 from mixtures.verify import passed, verify
-from pipeline.cli import main
+from procmix_cli import main
 
 CONTENT = ("procedural", "factual", "other")
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import write_bad_inputs
+
 from pipeline import schema
-from pipeline.cli import main
 from pipeline.minhash import shingles
 from pipeline.prepare import PrepareConfig, PrepareError, prepare
 from pipeline.stats import query
+from procmix_cli import main
 
 SMALL_SOURCES = ["theolb.jsonl.gz", "strunk_pg37134.jsonl.gz", "healthy_life_pg10632.jsonl.gz"]
 # GSM8K rows 7473.. are the test split and 8792.. the same problems in socratic form:
@@ -204,7 +204,7 @@ def test_output_is_identical_across_executors_and_workers(corpus, reference, tmp
 def test_resume_after_a_killed_run_gives_identical_output(corpus, reference, tmp_path):
     out = tmp_path / "killed"
     command = [
-        sys.executable, "-m", "pipeline.cli", "prepare", str(corpus), "-o", str(out),
+        sys.executable, "-m", "procmix_cli", "prepare", str(corpus), "-o", str(out),
         "--workers", "1", "--max-chars", "20000",
     ]  # fmt: skip
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)

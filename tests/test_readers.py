@@ -6,8 +6,9 @@ import gzip
 from pathlib import Path
 
 from conftest import read_jsonl_gz
+
 from pipeline import schema
-from pipeline.readers import read_records, sniff_format
+from procmix_core.readers import read_records, sniff_format
 
 
 def _read(path: Path, tmp_path: Path, max_chars: int = 20_000):

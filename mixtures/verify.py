@@ -104,7 +104,9 @@ def _rel(found: float, expected: float) -> float:
     return abs(found - expected) / expected if expected else abs(found)
 
 
-def _target_checks(spec: dict, solution: dict, got: dict) -> list[Check]:
+def target_checks(spec: dict, solution: dict, got: dict) -> list[Check]:
+    """The spec's targets and the plan's task shares against the figures ``got`` from the
+    shards: tokens, procedural share, D0/D1/D2, task shares and bounds."""
     checks = [
         Check(
             "tokens within 0.5% of budget",
@@ -201,7 +203,7 @@ def _share_bounds(buckets: list[dict]) -> dict[str, dict[str, tuple[float, float
     return bounds
 
 
-def _source_checks(spec: dict, solution: dict, tokens: dict, docs: dict) -> list[Check]:
+def source_checks(spec: dict, solution: dict, tokens: dict, docs: dict) -> list[Check]:
     """Each group's source shares within ``source_tolerance`` of what the plan allows once
     every bucket is rounded to whole documents; the check reports the source nearest failing."""
     checks = []
@@ -293,8 +295,8 @@ def check_mixture(mixdir: Path, manifest: dict) -> list[Check]:
     checks = _shard_checks(mixdir, manifest, con)
     tokens, docs = _bucket_tokens(con)
     got = figures(tokens, _confusion(manifest))
-    checks += _target_checks(spec, solution, got)
-    checks += _source_checks(spec, solution, tokens, docs)
+    checks += target_checks(spec, solution, got)
+    checks += source_checks(spec, solution, tokens, docs)
     checks += _token_checks(con, manifest["tokenizer"])
     most = con.execute(
         "SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM shards GROUP BY doc_key)"

@@ -7,12 +7,12 @@ import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from conftest import read_jsonl_gz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import schema
 from pipeline.prepare import PrepareConfig, PrepareError, prepare
+from support.data import read_jsonl_gz
 
 REAL_TEXTS = [r["text"] for r in read_jsonl_gz("tldr.jsonl.gz", 40)]
 BAD_LINES = {

@@ -83,6 +83,7 @@ def test_fasttext_vectors_hold_every_word_cut_to_dim(tldr_lines, tmp_path):
         write_vec(broken, 4, vec)
 
 
+@pytest.mark.slow
 def test_task_head_training_starts_from_the_word_vectors(tldr_lines, tmp_path):
     words, vectors = distil(tldr_lines, 8, lambda _: None, encode=_stand_in_teacher)
     stored = tmp_path / "v.npz"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from conftest import read_jsonl_gz
 
 from pipeline.minhash import (
     minhash_signatures,
@@ -14,6 +13,7 @@ from pipeline.minhash import (
     shingle_jaccards,
     shingles,
 )
+from support.data import read_jsonl_gz
 
 
 def test_normalisation_folds_case_punctuation_and_space():

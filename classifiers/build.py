@@ -77,14 +77,21 @@ def train_head(
 
 
 def train_classifiers(
-    data: Path, out: Path, params: TrainParams, log: Callable[[str], None]
+    data: Path,
+    out: Path,
+    params: TrainParams,
+    log: Callable[[str], None],
+    bench: dict | None = None,
 ) -> dict:
-    """Train both heads from the labelled JSONL under ``data`` into ``out``; return the report."""
+    """Train both heads from the labelled JSONL under ``data`` into ``out``; return the report.
+
+    ``bench``: the tagging bench's figures for the model card (``render_card``), if any.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    docs = list(read_docs(data))
+    docs = list(read_docs(data, log))
     log(f"read {len(docs)} documents from {data}")
     cache = LineCache()
     report = {head: train_head(docs, head, out, params, cache, log) for head in HEADS}
     (out / REPORT).write_text(json.dumps(report, indent=1) + "\n")
-    render_card(out)
+    render_card(out, bench)
     return report

@@ -84,7 +84,13 @@ def _train(args: argparse.Namespace) -> int:
         params = _params(args)
     except ValueError as e:
         return _error("train-classifiers", e)
-    report = train_classifiers(data, Path(args.out), params, _log)
+    bench = None
+    if args.bench is not None:
+        try:
+            bench = json.loads(Path(args.bench).read_text())
+        except (OSError, ValueError) as e:
+            return _error("train-classifiers", f"--bench {args.bench}: {e}")
+    report = train_classifiers(data, Path(args.out), params, _log, bench)
     for head, result in report.items():
         loso, in_dist = result["loso"], result["in_distribution"]
         print(
@@ -104,7 +110,7 @@ def _distil(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if not data.exists():
         return _error("distil-word-vectors", f"{data} does not exist")
-    docs = list(read_docs(data))
+    docs = list(read_docs(data, _log))
     _log(f"read {len(docs)} documents from {data}")
     try:
         words, vectors = distil(preprocess([d.text for d in docs]), args.dim, _log)
@@ -186,6 +192,12 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--data", default=DEFAULT_DATA, help="labelled JSONL file or folder")
     t.add_argument("--out", default=str(MODELS_DIR), help="folder for the models")
+    t.add_argument(
+        "--bench",
+        default=None,
+        help="tagging bench report (bench/results/classifiers.json) whose throughput the "
+        "model card states; without it the card says it is not measured",
+    )
     _add_train_options(t)
     t.set_defaults(func=_train)
 

@@ -9,13 +9,14 @@ import duckdb
 
 from pipeline.layout import Layout
 from procmix_core.atomic import atomic_path
+from procmix_core.layout import DOCS_DIR, LEDGER_DIR, PARQUET_GLOB, QUARANTINE_DIR
 
 # Paths are relative to the output folder: connect() points DuckDB's file search
 # path there, so the folder can be moved or shared without rebuilding the views.
 VIEWS = {
-    "docs": "SELECT * FROM read_parquet('docs/*.parquet', union_by_name = true)",
-    "ledger": "SELECT * FROM read_parquet('ledger/*.parquet')",
-    "quarantine": "SELECT * EXCLUDE (raw) FROM read_parquet('quarantine/*.parquet')",
+    "docs": f"SELECT * FROM read_parquet('{DOCS_DIR}/{PARQUET_GLOB}', union_by_name = true)",
+    "ledger": f"SELECT * FROM read_parquet('{LEDGER_DIR}/{PARQUET_GLOB}')",
+    "quarantine": f"SELECT * EXCLUDE (raw) FROM read_parquet('{QUARANTINE_DIR}/{PARQUET_GLOB}')",
     "summary": """
         SELECT fate, reason, count(*) AS records
         FROM ledger GROUP BY fate, reason ORDER BY records DESC, fate, reason""",

@@ -256,7 +256,8 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "task_top3 to every record of a JSONL file (gzip allowed), as prepare does, "
             "without deduplication. Input fields with those names are kept as input_<name>. "
             "Records prepare would quarantine (malformed JSON, no text, ...) are written "
-            "with their reason to OUT's name + .quarantine.jsonl instead."
+            "with their reason to NAME.quarantine.jsonl beside OUT instead (NAME: OUT "
+            "without .jsonl and .gz)."
         ),
         formatter_class=formatter,
     )

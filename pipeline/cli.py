@@ -10,16 +10,28 @@ from pipeline import WORKER_PRELOAD
 from pipeline.layout import DedupParams
 from procmix_core.forkserver import start_early
 from procmix_core.readers import DEFAULT_MAX_CHARS
+from procmix_core.storage import add_storage_option
 
 _DEDUP = DedupParams()
+
+
+def _fail(verb: str, error: Exception, options: dict, exit_code: int = 2) -> int:
+    """One line naming what failed, credentials removed."""
+    from procmix_core.storage import redact
+
+    print(redact(f"procmix {verb}: error: {error}", options), file=sys.stderr)
+    return exit_code
 
 
 def _prepare(args: argparse.Namespace) -> int:
     if args.executor == "local" and args.workers > 1:
         start_early(WORKER_PRELOAD)
     from pipeline.prepare import PrepareConfig, PrepareError, format_summary, prepare
+    from procmix_core.storage import StorageError, parse_options
 
+    options: dict = {}
     try:
+        options = parse_options(args.storage_options)
         config = PrepareConfig(
             inputs=args.inputs,
             out=args.out,
@@ -40,11 +52,11 @@ def _prepare(args: argparse.Namespace) -> int:
             keep_work=args.keep_work,
             overwrite=args.overwrite,
             tag=args.tag,
+            storage_options=options,
         )
         summary = prepare(config)
-    except (PrepareError, ValueError) as e:
-        print(f"procmix prepare: error: {e}", file=sys.stderr)
-        return getattr(e, "exit_code", 2)
+    except (PrepareError, StorageError, ValueError, OSError) as e:
+        return _fail("prepare", e, options, getattr(e, "exit_code", 2))
     print(format_summary(summary))
     return 0
 
@@ -53,12 +65,14 @@ def _query(args: argparse.Namespace) -> int:
     import duckdb
 
     from pipeline.stats import format_table, query
+    from procmix_core.storage import StorageError, parse_options
 
+    options: dict = {}
     try:
-        columns, rows = query(args.out, args.sql)
-    except (FileNotFoundError, duckdb.Error) as e:
-        print(f"procmix query: error: {e}", file=sys.stderr)
-        return 2
+        options = parse_options(args.storage_options)
+        columns, rows = query(args.out, args.sql, options)
+    except (StorageError, OSError, duckdb.Error) as e:
+        return _fail("query", e, options)
     if args.json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str))
     else:
@@ -69,24 +83,27 @@ def _query(args: argparse.Namespace) -> int:
 def _stats(args: argparse.Namespace) -> int:
     from pipeline.prepare import format_summary
     from pipeline.stats import format_table, query, read_summary, type_composition
+    from procmix_core.storage import StorageError, parse_options
 
+    options: dict = {}
     try:
-        summary = read_summary(args.out)
-    except FileNotFoundError as e:
-        print(f"procmix stats: error: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return 0
+        options = parse_options(args.storage_options)
+        summary = read_summary(args.out, options)
+        if args.json:
+            print(json.dumps(summary, indent=2))
+            return 0
+        by_type = type_composition(args.out, options)
+        by_source = query(args.out, "SELECT * FROM composition", options)
+    except (StorageError, OSError) as e:
+        return _fail("stats", e, options)
     print(format_summary(summary))
-    by_type = type_composition(args.out)
     if by_type is None:
         print("\nuntagged corpus (prepare --no-tag): no content type or task type to show")
     else:
         print("\nkept documents by content type and task type")
         print(format_table(*by_type))
     print("\nkept documents by source")
-    print(format_table(*query(args.out, "SELECT * FROM composition")))
+    print(format_table(*by_source))
     return 0
 
 
@@ -106,8 +123,12 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
-    p.add_argument("-o", "--out", required=True, help="output folder (new, or a run to resume)")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="files, folders or globs (or s3:// URLs)"
+    )
+    p.add_argument(
+        "-o", "--out", required=True, help="output folder or s3:// URL (new, or a run to resume)"
+    )
     p.add_argument("--workers", type=int, default=2, help="tasks run at once")
     p.add_argument(
         "--executor",
@@ -171,7 +192,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "composition, fates_by_file, duplicate_clusters."
         ),
     )
-    q.add_argument("out", metavar="OUT", help="a prepare output folder")
+    q.add_argument("out", metavar="OUT", help="a prepare output folder or s3:// URL")
     q.add_argument("sql", metavar="SQL", help='e.g. "SELECT * FROM summary"')
     q.add_argument("--json", action="store_true", help="print rows as a JSON list of objects")
     q.set_defaults(func=_query)
@@ -184,6 +205,8 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "task type (tagged corpora), then by source."
         ),
     )
-    s.add_argument("out", metavar="OUT", help="a prepare output folder")
+    s.add_argument("out", metavar="OUT", help="a prepare output folder or s3:// URL")
     s.add_argument("--json", action="store_true", help="print summary.json as is")
     s.set_defaults(func=_stats)
+    for verb in (p, q, s):
+        add_storage_option(verb)

@@ -92,6 +92,11 @@ class WriteOutputs(PipelineStep):
         self.extra_types = extra_types
         self.models = models
 
+    def needs(self, rank: int, world_size: int) -> list[str]:
+        names = Layout.names()
+        paths = [names.doc_offsets_file, names.clusters]
+        return [str(p) for p in [*paths, names.ingest_docs(rank), names.quarantine_file(rank)]]
+
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
             yield from data

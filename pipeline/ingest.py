@@ -8,7 +8,6 @@ as on-disk intermediates that the dedup stages read by band.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pipeline.minhash import minhash_signatures
 from procmix_core.atomic import AtomicParquetWriter, atomic_path, write_json
 from procmix_core.hashing import GOLDEN_GAMMA, MIX_MULTIPLIER_1
 from procmix_core.readers import SOURCE_FIELD, document_source, read_records, source_name
+from procmix_core.storage import Location
 from procmix_core.tokens import estimated_tokens
 
 BATCH_DOCS = 2000
@@ -54,7 +54,7 @@ class ReadAndValidate(PipelineStep):
 
     def __init__(
         self,
-        files: list[str],
+        files: list[Location],
         names: list[str],
         out: str,
         text_key: str = "text",
@@ -68,6 +68,10 @@ class ReadAndValidate(PipelineStep):
         self.text_key = text_key
         self.id_key = id_key
         self.max_chars = max_chars
+
+    def needs(self, rank: int, world_size: int) -> list[str]:
+        """Nothing from the run folder: inputs are read where they are."""
+        return []
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data:
@@ -83,7 +87,7 @@ class ReadAndValidate(PipelineStep):
                     self.text_key,
                     self.max_chars,
                     layout.quarantine_files,
-                    f"{rank:05d}-{os.path.basename(self.files[index])}.quarantined",
+                    f"{rank:05d}-{self.files[index].name}.quarantined",
                 )
                 yield from self._documents(self.names[index], records, quarantine)
                 reports.append(vars(report) | {"name": self.names[index]})
@@ -239,6 +243,9 @@ class IngestWriter(PipelineStep):
         super().__init__()
         self.out = out
         self.params = params
+
+    def needs(self, rank: int, world_size: int) -> list[str]:
+        return []
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         layout = Layout(Path(self.out))

@@ -47,6 +47,11 @@ class DedupParams:
 class Layout(CorpusLayout):
     """Paths under a prepare output folder ``out``: the published ones and the intermediates."""
 
+    @classmethod
+    def names(cls) -> Layout:
+        """The same paths relative to the folder: what a step ``needs`` from a remote run."""
+        return cls(Path())
+
     @property
     def quarantine_files(self) -> Path:
         return self.quarantine / "files"

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from procmix_core import reasons
+from procmix_core.storage import Location
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -90,9 +91,14 @@ class FileReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def sniff_format(path: str | Path) -> str:
+def _open(path: str | Path | Location):
+    """A local path with the builtin ``open``; a ``Location`` (maybe remote) through fsspec."""
+    return path.open("rb") if isinstance(path, Location) else open(path, "rb")
+
+
+def sniff_format(path: str | Path | Location) -> str:
     """``gzip``, ``zstd``, ``parquet``, ``jsonl`` or ``empty``, from the file's first bytes."""
-    with open(path, "rb") as f:
+    with _open(path) as f:
         head = f.read(4)
     if not head:
         return "empty"
@@ -132,9 +138,9 @@ def _new_decompressor(fmt: str):
     return zstandard.ZstdDecompressor().decompressobj()
 
 
-def _decompressed_chunks(path: str, fmt: str) -> Iterator[bytes]:
+def _decompressed_chunks(path: str | Location, fmt: str) -> Iterator[bytes]:
     """Yield decompressed bytes; raise StreamError at the first unreadable byte."""
-    with open(path, "rb") as f:
+    with _open(path) as f:
         if fmt == "jsonl":
             while chunk := f.read(CHUNK_BYTES):
                 yield chunk
@@ -165,7 +171,7 @@ def _decompressed_chunks(path: str, fmt: str) -> Iterator[bytes]:
             raise StreamError(offset, f"{fmt} stream ends before its end marker (truncated file)")
 
 
-def _lines(path: str, fmt: str, report: FileReport) -> Iterator[tuple[int, int, bytes]]:
+def _lines(path: str | Location, fmt: str, report: FileReport) -> Iterator[tuple[int, int, bytes]]:
     """(row, byte offset in the decompressed stream, line) for every line, blank ones too."""
     pieces: list[bytes] = []  # the current line so far, when it spans chunks
     row = 0
@@ -232,7 +238,7 @@ def validate_fields(obj: object, text_key: str, max_chars: int) -> tuple[str | N
 
 
 def _jsonl_records(
-    path: str, fmt: str, text_key: str, max_chars: int, report: FileReport
+    path: str | Location, fmt: str, text_key: str, max_chars: int, report: FileReport
 ) -> Iterator[Record]:
     # A line this long cannot hold a text within the limit (4 bytes per char at most).
     max_line_bytes = 4 * max_chars + 65536
@@ -277,22 +283,25 @@ def _jsonl_records(
         )
 
 
-def _quarantine_copy(path: str, quarantine_files: Path | None, name: str | None) -> str | None:
+def _quarantine_copy(
+    path: str | Location, quarantine_files: Path | None, name: str | None
+) -> str | None:
     """Copy an unusable file under the quarantine folder; return its relative path.
 
     Without a quarantine folder nothing is copied (the record still says why).
     """
     if quarantine_files is None:
         return None
-    name = name or os.path.basename(path) + ".quarantined"
+    name = name or os.path.basename(str(getattr(path, "url", path))) + ".quarantined"
     quarantine_files.mkdir(parents=True, exist_ok=True)
     target = quarantine_files / name
-    shutil.copyfile(path, target)
+    with _open(path) as source, open(target, "wb") as copy:
+        shutil.copyfileobj(source, copy)
     return f"{quarantine_files.name}/{name}"
 
 
 def _parquet_records(
-    path: str,
+    path: str | Location,
     text_key: str,
     max_chars: int,
     report: FileReport,
@@ -300,7 +309,7 @@ def _parquet_records(
     copy_name: str | None,
 ) -> Iterator[Record]:
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path.open("rb") if isinstance(path, Location) else path)
     except (pa.ArrowException, OSError) as e:
         report.records += 1
         yield Record(
@@ -310,7 +319,7 @@ def _parquet_records(
             raw_path=_quarantine_copy(path, quarantine_files, copy_name),
         )
         return
-    report.bytes_read += Path(path).stat().st_size
+    report.bytes_read += path.size() if isinstance(path, Location) else Path(path).stat().st_size
     columns = parquet.schema_arrow.names
     if text_key not in columns:
         report.records += 1
@@ -347,7 +356,7 @@ def _parquet_records(
 
 
 def read_records(
-    path: str | os.PathLike,
+    path: str | os.PathLike | Location,
     text_key: str = "text",
     max_chars: int = DEFAULT_MAX_CHARS,
     quarantine_files: Path | None = None,
@@ -356,23 +365,27 @@ def read_records(
     """Open ``path`` whatever its format; return its report and a stream of its records.
 
     ``quarantine_files``/``copy_name`` is where a wholly unusable file is
-    copied (nowhere when None).
+    copied (nowhere when None). A ``Location`` is read through its filesystem
+    (object storage included), a plain path with the builtin ``open``.
     """
-    path = str(path)
-    report = FileReport(path=path)
+    if isinstance(path, Location) and not path.remote:
+        path = path.url
+    path = path if isinstance(path, Location) else str(path)
+    name = path.url if isinstance(path, Location) else path
+    report = FileReport(path=name)
     try:
         fmt = sniff_format(path)
     except OSError as e:
         report.warnings.append(f"cannot open: {e}")
         report.records = 1
         return report, iter(
-            [Record(row=0, reason=reasons.UNREADABLE_FILE, detail=f"cannot open {path}: {e}")]
+            [Record(row=0, reason=reasons.UNREADABLE_FILE, detail=f"cannot open {name}: {e}")]
         )
     report.format = fmt
     if fmt == "empty":
         report.warnings.append("empty file: no records")
         return report, iter(())
-    expected = _expected_format(path)
+    expected = _expected_format(name)
     if expected != fmt:
         report.warnings.append(f"named like {expected} but its content is {fmt}; read as {fmt}")
     if fmt == "parquet":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -83,7 +84,7 @@ class BucketTable:
 
 @dataclass
 class Corpus:
-    root: Path
+    root: Path | str  # the folder as named, or its URL when the files are a local copy
     files: list[Path]
     docs: pa.Table  # file, row, doc_key, n_tokens, est_tokens, bucket (one row per document)
     base_hashes: np.ndarray  # xxh3-64 of each doc_key, in docs order
@@ -91,6 +92,8 @@ class Corpus:
     null_labels: dict[str, int]
     classifiers: dict
     columns: list[str]
+    # A remote corpus's local copy of docs/ and summary.json: kept while the Corpus lives.
+    copy: tempfile.TemporaryDirectory | None = None
 
     @cached_property
     def digest(self) -> str:

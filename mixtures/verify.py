@@ -18,6 +18,7 @@ from mixtures.figures import block_digest, by_group, figures, source_shares_by_g
 from mixtures.manifest import MANIFEST_VERSION
 from mixtures.optimiser import Confusion
 from procmix_core.hashing import file_sha256
+from procmix_core.storage import Location, local_copy
 from procmix_core.tokens import ESTIMATE_RULE, estimated_tokens_sql
 
 TOKENS_REL = 0.005
@@ -342,9 +343,23 @@ def _manifest_checks(recorded: dict, got: dict) -> list[Check]:
     ]
 
 
-def verify(path: str | os.PathLike) -> dict[str, list[Check]]:
-    """Checks per mixture; a sweep folder adds a check that arms share the factual block."""
-    path = Path(path)
+def verify(path: str | os.PathLike, storage_options: dict | None = None) -> dict[str, list[Check]]:
+    """Checks per mixture; a sweep folder adds a check that arms share the factual block.
+
+    A mixture on object storage is checked on a local copy (every byte is read for
+    its sha256 anyway); the results name its URL.
+    """
+    where = Location.of(path, storage_options)
+    if not where.remote:
+        return _verify_folder(Path(path))
+    where.check()
+    copy = local_copy(where)
+    with copy:
+        results = _verify_folder(Path(copy.name))
+    return {key.replace(copy.name, where.url, 1): checks for key, checks in results.items()}
+
+
+def _verify_folder(path: Path) -> dict[str, list[Check]]:
     sweep_file = path / SWEEP_FILE
     if not sweep_file.exists():
         return {str(path): verify_mixture(path)}

@@ -229,21 +229,24 @@ def location_of(url: str | os.PathLike | Location, options: dict | None = None) 
 
 
 def fetch(remote: Location, names: Iterable[str], local: Path) -> None:
-    """Download ``remote/name`` to ``local/name`` for each name not already there."""
-    for name in names:
-        target = local / name
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source = remote.join(name)
-        source.fs.get_file(source.path, str(target))
+    """Download ``remote/name`` to ``local/name`` for each name not already there.
+
+    One call for all of them: s3fs runs the transfers concurrently, so a rank
+    waits for about one round trip, not one per file.
+    """
+    missing = [n for n in dict.fromkeys(names) if not (local / n).exists()]
+    for name in missing:
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+    if missing:
+        sources = [remote.join(n).path for n in missing]
+        remote.fs.get(sources, [str(local / n) for n in missing])
 
 
 def push(local: Path, names: Iterable[str], remote: Location) -> None:
-    """Upload ``local/name`` to ``remote/name``, each object appearing whole."""
-    for name in names:
-        target = remote.join(name)
-        target.fs.put_file(str(local / name), target.path)
+    """Upload ``local/name`` to ``remote/name`` (concurrently), each object appearing whole."""
+    names = list(names)
+    if names:
+        remote.fs.put([str(local / n) for n in names], [remote.join(n).path for n in names])
 
 
 def local_files(folder: Path) -> list[str]:
@@ -306,3 +309,16 @@ def add_storage_option(parser: argparse.ArgumentParser) -> None:
         '{"endpoint_url": "http://host:9000"}}\'; credentials may instead come from AWS_* '
         "variables. Never written to any output or printed",
     )
+
+
+def local_copy(remote: Location, names: Iterable[str] = ("",)) -> tempfile.TemporaryDirectory:
+    """A temporary local copy of the files and folders ``names`` under ``remote`` ("" is all
+    of it). The copy is deleted when the returned object is cleaned up or collected, so an
+    object holding it keeps its files for as long as it lives."""
+    copy = tempfile.TemporaryDirectory(prefix="procmix-copy-")
+    everything = remote.files()
+    wanted = [
+        f for f in everything if any(n == "" or f == n or f.startswith(n + "/") for n in names)
+    ]
+    fetch(remote, wanted, Path(copy.name))
+    return copy

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support import s3
 from support.data import DATA, prepare_quietly, read_jsonl_gz, write_bad_inputs, write_jsonl
 
 # Commands (tldr) and fiction (Gutenberg): what the two content types look like.
@@ -40,3 +42,19 @@ def small_corpus(small_inputs, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("small_corpus") / "corpus"
     prepare_quietly(small_inputs, out, workers=2)
     return out
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on loopback for the session; this process and every process it
+    starts (Dask workers, CLI subprocesses) find it and its credentials in AWS_*."""
+    with s3.moto_server() as endpoint, pytest.MonkeyPatch.context() as patch:
+        for name, value in s3.environment(endpoint).items():
+            patch.setenv(name, value)
+        yield endpoint
+
+
+@pytest.fixture()
+def bucket(s3_endpoint) -> s3.Bucket:
+    """A new, empty bucket on the session's server."""
+    return s3.new_bucket(s3_endpoint)

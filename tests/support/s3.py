@@ -6,6 +6,7 @@ processes all reach the server over HTTP, as they would reach a real bucket.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import socket
 import uuid
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+
+from support.data import read_jsonl_gz, write_bad_inputs, write_jsonl
 
 # Test credentials: the secret is distinctive so that a leak is easy to grep for.
 ACCESS_KEY = "procmix-test-key"
@@ -86,13 +89,17 @@ class Bucket:
     def download(self, prefix: str, folder: Path) -> Path:
         """Every object under ``prefix/`` to ``folder``, keeping relative keys; return folder."""
         client = self.client
-        for key in self.keys(prefix):
+        for key in self.objects(prefix):
             target = folder / key[len(prefix) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
             client.download_file(self.name, key, str(target))
         return folder
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def objects(self, prefix: str = "") -> list[str]:
+        """The keys under ``prefix/`` (every key when empty), sorted."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.name, Prefix=prefix.rstrip("/") + "/" if prefix else ""
         )
@@ -103,3 +110,32 @@ def new_bucket(endpoint: str) -> Bucket:
     bucket = Bucket(endpoint, f"procmix-{uuid.uuid4().hex[:12]}")
     bucket.client.create_bucket(Bucket=bucket.name)
     return bucket
+
+
+# Slices of four shared sources (commands, maths, encyclopaedia, recipes): enough short
+# documents for a mixture to meet verify's tolerances, small enough for moto.
+SAMPLE_SLICES = {
+    "tldr.jsonl.gz": 300,
+    "gsm8k.jsonl.gz": 300,
+    "wikipedia.jsonl.gz": 120,
+    "beeton_household.jsonl.gz": 150,
+}
+
+
+def write_sample_inputs(folder: Path) -> Path:
+    """``SAMPLE_SLICES`` plus every kind of bad input (``bad/``) under ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in SAMPLE_SLICES.items():
+        write_jsonl(folder / name, read_jsonl_gz(name, n))
+    write_bad_inputs(folder / "bad")
+    return folder
+
+
+def file_digests(folder: Path, parts: tuple[str, ...] = ("docs", "ledger", "quarantine")) -> dict:
+    """sha256 of every file under ``folder/part``, by relative path."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for part in parts
+        for p in sorted((folder / part).rglob("*"))
+        if p.is_file()
+    }

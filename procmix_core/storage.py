@@ -206,16 +206,20 @@ class Location:
             return
         root = self.path.split("/", 1)[0]
         try:
-            found = self.fs.exists(root)
+            # s3fs's exists() answers False for an unreachable endpoint too: ask S3 itself.
+            if hasattr(self.fs, "call_s3"):
+                self.fs.call_s3("head_bucket", Bucket=root)
+            elif not self.fs.exists(root):
+                raise FileNotFoundError(root)
+        except FileNotFoundError:
+            raise StorageError(
+                f"cannot use {self.url}: bucket {root!r} does not exist "
+                "(or these credentials cannot see it)"
+            ) from None
         except Exception as e:  # connection, credentials, DNS: whatever the client raises
             raise StorageError(
                 redact(f"cannot reach {self.url}: {type(e).__name__}: {e}", self.options)
             ) from None
-        if not found:
-            raise StorageError(
-                f"cannot use {self.url}: bucket {root!r} does not exist "
-                "(or these credentials cannot see it)"
-            )
 
     def datafolder(self):
         """This folder as a datatrove ``DataFolder`` (what datatrove's executors log to)."""

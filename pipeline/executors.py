@@ -21,6 +21,7 @@ keys with the same bytes. Workers share nothing but the bucket.
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import tempfile
 import traceback
@@ -136,10 +137,20 @@ class LocalExecutor(RankExecutor):
         if self.workers == 1:
             return self._merge([self._run_for_rank(rank) for rank in ranks])
         with ProcessPoolExecutor(
-            min(self.workers, len(ranks) or 1), mp_context=worker_context(WORKER_PRELOAD)
+            min(self.workers, len(ranks) or 1),
+            mp_context=worker_context(WORKER_PRELOAD),
+            # Workers fork from the fork server, whose environment is the one it started
+            # with: give them the driver's as it is now (AWS_* credentials, endpoint).
+            initializer=_adopt_environment,
+            initargs=(dict(os.environ),),
         ) as pool:
             futures = [pool.submit(self._run_for_rank, rank) for rank in ranks]
             return self._merge([future.result() for future in as_completed(futures)])
+
+
+def _adopt_environment(environment: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(environment)
 
 
 class DaskExecutor(RankExecutor):

@@ -29,7 +29,7 @@ help:
 	@echo "make query    OUT=... SQL='SELECT * FROM summary'"
 	@echo "make mix      SPEC=... OUT=... [CORPUS=...]  build and verify one mixture (default: demo spec -> out/mix-demo)"
 	@echo "make sweep    SPEC=... OUT=... [LEVELS=2,3,4,6 CORPUS=...]  one mixture per D1 level -> out/sweep-demo"
-	@echo "make bench    benchmark prepare, tagging and mixtures -> bench/results/{prepare,classifiers,mixtures}.json"
+	@echo "make bench    benchmark prepare, tagging and mixtures -> bench/results/{prepare,classifiers,mixtures,storage}.json"
 	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~5 min)"
 	@echo "make word-vectors  distil the task head's starting word vectors from MiniLM (own venv, torch; ~8 min)"
 	@echo "make lint     ruff"
@@ -86,6 +86,8 @@ bench: setup
 	$(BIN)/python -m classifiers.card --bench bench/results/classifiers.json
 	$(BIN)/python bench/mixtures_bench.py --data $(DATA) --out bench/results/mixtures.json
 	@echo "wrote bench/results/mixtures.json"
+	$(BIN)/python bench/storage_bench.py --data $(DATA) --out bench/results/storage.json
+	@echo "wrote bench/results/storage.json"
 
 classifiers: setup
 	$(BIN)/procmix train-classifiers --data $(DATA) --out classifiers/models --bench bench/results/classifiers.json

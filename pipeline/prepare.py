@@ -35,7 +35,6 @@ from pathlib import Path
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
-from classifiers.model import MODELS_DIR
 from classifiers.tagging import models_summary
 from pipeline.dedup import LshBuckets, NearDuplicateClusters
 from pipeline.executors import make_executor
@@ -288,8 +287,8 @@ def _run_stages(runner: StageRunner, files: list[Location], names: list[str]) ->
     extra_types = extra_column_types(
         [layout.read_ingest_report(r)["extra_types"] for r in range(ranks)]
     )
-    models = str(MODELS_DIR) if config.tag else None
-    runner.run(Stage(FINALIZE, [WriteOutputs(out, ranks, extra_types, models)], ranks))
+    finalize = WriteOutputs(out, ranks, extra_types, tag=config.tag)
+    runner.run(Stage(FINALIZE, [finalize], ranks))
 
 
 def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> dict:

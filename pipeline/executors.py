@@ -50,6 +50,8 @@ class RankExecutor(PipelineExecutor):
         self.tasks = tasks
         self.logs = logging_dir
         self.out = out
+        # A remote run's shared download folder for one stage, when its ranks share a host.
+        self.cache: Path | None = None
 
     def __getstate__(self) -> dict:
         # Workers rebuild the logging DataFolder from its Location: no filesystem is pickled.
@@ -84,7 +86,7 @@ class RankExecutor(PipelineExecutor):
         try:
             if scratch is not None:
                 needed = [n for step in pipeline for n in step.needs(rank, self.world_size)]
-                fetch(self.out, needed, scratch)
+                fetch(self.out, needed, scratch, self.cache)
                 for step in pipeline:
                     step.out = str(scratch)
             data = None
@@ -133,7 +135,18 @@ class LocalExecutor(RankExecutor):
         self.workers = max(1, workers)
 
     def run(self) -> PipelineStats:
-        ranks = self.get_incomplete_ranks()
+        if not self.out.remote:
+            return self._run_ranks(self.get_incomplete_ranks())
+        # All ranks run on this host: what several of them fetch is downloaded once.
+        cache = Path(tempfile.mkdtemp(prefix="procmix-stage-cache-"))
+        try:
+            self.cache = cache
+            return self._run_ranks(self.get_incomplete_ranks())
+        finally:
+            self.cache = None
+            shutil.rmtree(cache, ignore_errors=True)
+
+    def _run_ranks(self, ranks: list[int]) -> PipelineStats:
         if self.workers == 1:
             return self._merge([self._run_for_rank(rank) for rank in ranks])
         with ProcessPoolExecutor(

@@ -232,18 +232,31 @@ def location_of(url: str | os.PathLike | Location, options: dict | None = None) 
     return url if isinstance(url, Location) else Location.of(url, options)
 
 
-def fetch(remote: Location, names: Iterable[str], local: Path) -> None:
+def fetch(remote: Location, names: Iterable[str], local: Path, cache: Path | None = None) -> None:
     """Download ``remote/name`` to ``local/name`` for each name not already there.
 
     One call for all of them: s3fs runs the transfers concurrently, so a rank
-    waits for about one round trip, not one per file.
+    waits for about one round trip, not one per file. With ``cache`` (a folder
+    the processes of one host share for one stage), each file is downloaded
+    there once and hard-linked into ``local``: tasks of a stage that read the
+    same intermediates (every bucket task reads all signatures) fetch them once.
     """
     missing = [n for n in dict.fromkeys(names) if not (local / n).exists()]
+    if cache is not None:
+        fetch(remote, missing, cache)
+        for name in missing:
+            (local / name).parent.mkdir(parents=True, exist_ok=True)
+            os.link(cache / name, local / name)
+        return
     for name in missing:
         (local / name).parent.mkdir(parents=True, exist_ok=True)
+    # Each file lands under a name of this process's, then is renamed: another process
+    # filling the same cache never sees, nor links, a partial file.
+    parts = [str(local / f"{n}.{os.getpid()}.part") for n in missing]
     if missing:
-        sources = [remote.join(n).path for n in missing]
-        remote.fs.get(sources, [str(local / n) for n in missing])
+        remote.fs.get([remote.join(n).path for n in missing], parts)
+    for name, part in zip(missing, parts, strict=True):
+        os.replace(part, local / name)
 
 
 def push(local: Path, names: Iterable[str], remote: Location) -> None:

@@ -168,12 +168,6 @@ class Location:
     def exists(self) -> bool:
         return self.fs.exists(self.path)
 
-    def isfile(self) -> bool:
-        return self.fs.isfile(self.path)
-
-    def isdir(self) -> bool:
-        return self.fs.isdir(self.path)
-
     def size(self) -> int:
         return int(self.fs.size(self.path))
 

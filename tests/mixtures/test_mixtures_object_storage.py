@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from mixtures.spec import parse_spec
 from procmix_cli import main
 from support.s3 import SECRET_KEY, file_digests, write_sample_inputs
 
@@ -80,3 +81,18 @@ def test_prepare_mix_verify_on_a_bucket_equal_the_run_on_local_paths(
     for key in bucket.objects():
         assert SECRET_KEY.encode() not in bucket.read(key), key
     assert SECRET_KEY not in captured.out + captured.err
+
+
+def test_a_specs_storage_options_are_not_recorded_with_it():
+    spec = parse_spec(
+        {
+            "name": "s",
+            "corpus": "s3://bucket/corpus",
+            "tokens": 10,
+            "procedural_share": 0.5,
+            "storage_options": {"key": "k", "secret": SECRET_KEY},
+        }
+    )
+    assert spec.corpus == "s3://bucket/corpus"  # a URL is kept as written
+    assert spec.storage_options["secret"] == SECRET_KEY
+    assert "storage_options" not in spec.to_dict() and SECRET_KEY not in repr(spec)

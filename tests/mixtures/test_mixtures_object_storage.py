@@ -39,6 +39,7 @@ def _run(tmp: Path, inputs: str, corpus: str, mixture: str) -> None:
     assert main(["stats", corpus]) == 0
 
 
+@pytest.mark.slow
 def test_prepare_mix_verify_on_a_bucket_equal_the_run_on_local_paths(
     inputs, bucket, tmp_path, capsys
 ):

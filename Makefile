@@ -16,18 +16,20 @@ CORPUS_ARG := $(if $(CORPUS),--corpus $(CORPUS))
 
 TEACHER_VENV := .venv-teacher
 
-.PHONY: setup demo test prepare stats query mix sweep bench classifiers word-vectors lint clean help
+.PHONY: setup demo test test-fast docs-check prepare stats query mix sweep bench classifiers word-vectors lint clean help
 
 help:
 	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
 	@echo "make demo     prepare $(DATA) into $(OUT) and print its summary"
-	@echo "make test     run the test suite (what CI runs)"
+	@echo "make test     ruff, then the whole test suite (what CI runs)"
+	@echo "make test-fast  the suite without the slow tests (training, LOSO, Dask, the wheel)"
+	@echo "make docs-check  run every sh and python block of README.md and docs/*.md"
 	@echo "make prepare  INPUT=... OUT=... [WORKERS=2 EXECUTOR=local|dask]"
 	@echo "make stats    OUT=...  print the run summary and composition"
 	@echo "make query    OUT=... SQL='SELECT * FROM summary'"
 	@echo "make mix      SPEC=... OUT=... [CORPUS=...]  build and verify one mixture (default: demo spec -> out/mix-demo)"
 	@echo "make sweep    SPEC=... OUT=... [LEVELS=2,3,4,6 CORPUS=...]  one mixture per D1 level -> out/sweep-demo"
-	@echo "make bench    benchmark prepare, tagging and mixtures -> bench/results/{prepare,classifiers,mixtures}.json"
+	@echo "make bench    benchmark prepare, tagging and mixtures -> bench/results/{prepare,classifiers,mixtures,storage}.json"
 	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~5 min)"
 	@echo "make word-vectors  distil the task head's starting word vectors from MiniLM (own venv, torch; ~8 min)"
 	@echo "make lint     ruff"
@@ -48,8 +50,16 @@ demo: setup
 	@echo "try: $(BIN)/procmix query $(OUT) \"SELECT * FROM composition LIMIT 10\""
 
 test: setup
-	$(BIN)/ruff check pipeline classifiers mixtures tests bench
+	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+# The README's tour and the guides' examples, run as written (make demo first, so
+# the corpus they read exists).
+docs-check: setup
+	PYTHONPATH=tests $(BIN)/python -m support.docs README.md docs/*.md
 
 prepare: setup
 	$(BIN)/procmix prepare $(INPUT) -o $(OUT) --workers $(WORKERS) --executor $(EXECUTOR)
@@ -73,11 +83,14 @@ bench: setup
 	@echo "wrote bench/results/prepare.json"
 	$(BIN)/python bench/classifier_bench.py --data $(DATA) --out bench/results/classifiers.json
 	@echo "wrote bench/results/classifiers.json"
+	$(BIN)/python -m classifiers.card --bench bench/results/classifiers.json
 	$(BIN)/python bench/mixtures_bench.py --data $(DATA) --out bench/results/mixtures.json
 	@echo "wrote bench/results/mixtures.json"
+	$(BIN)/python bench/storage_bench.py --data $(DATA) --out bench/results/storage.json
+	@echo "wrote bench/results/storage.json"
 
 classifiers: setup
-	$(BIN)/procmix train-classifiers --data $(DATA) --out classifiers/models
+	$(BIN)/procmix train-classifiers --data $(DATA) --out classifiers/models --bench bench/results/classifiers.json
 	@echo "wrote classifiers/models: *.ftz, *.meta.json, *.confusion.json, report.json"
 
 # The teacher gets its own venv: torch stays out of the one tests and prepare use.
@@ -89,7 +102,7 @@ word-vectors:
 	HF_HUB_OFFLINE=1 $(TEACHER_VENV)/bin/procmix distil-word-vectors --data $(DATA)
 
 lint: setup
-	$(BIN)/ruff check pipeline classifiers mixtures tests bench
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf out .pytest_cache

@@ -24,7 +24,6 @@ from pathlib import Path
 import orjson
 from prepare_bench import PROCMIX, _check, machine_info, run_measured
 
-from classifiers.card import BENCH, render_card
 from classifiers.model import MODELS_DIR, Head
 from classifiers.preprocess import preprocess
 from classifiers.taxonomy import HEADS
@@ -117,8 +116,6 @@ def main() -> None:
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    if Path(args.out).resolve() == BENCH:
-        render_card(MODELS_DIR)
     print(json.dumps(report["tagging"] | {"split": report["component_split_one_core"]}, indent=2))
 
 

@@ -30,7 +30,7 @@ from mixtures.mix import mix, sweep
 from mixtures.optimiser import Problem, solve
 from mixtures.spec import TASK_TYPES, Diversity, parse_spec
 from mixtures.verify import passed, verify
-from pipeline.atomic import write_json
+from procmix_core.atomic import write_json
 
 LABELS = {"content_type": "label_procedural", "task_type": "input_task_type"}
 TARGETS = {

@@ -13,15 +13,11 @@ from classifiers.card import render_card
 from classifiers.dataset import Doc, pool, read_docs
 from classifiers.loso import estimate_report, final_rule, predict_held_out
 from classifiers.metrics import p_true_given_pred
-from classifiers.model import (
-    confusion_path,
-    meta_path,
-    model_path,
-    sha256,
-)
+from classifiers.model import confusion_path, meta_path, model_path
 from classifiers.preprocess import STOPWORDS, WINDOW_CHARS
 from classifiers.taxonomy import HEADS, LABELS
 from classifiers.train import LineCache, TrainParams, fit
+from procmix_core.hashing import file_sha256
 
 REPORT = "report.json"
 
@@ -47,7 +43,7 @@ def train_head(
     path = model_path(out, head)
     lines = cache.lines([d for d, _ in pairs])
     fit(lines, [label for _, label in pairs], params, quantize=True).save_model(str(path))
-    digest = sha256(path)
+    digest = file_sha256(path)
     version = f"{datetime.date.today():%Y%m%d}-{digest[:8]}"
     confusion = {
         "model": path.name,
@@ -67,7 +63,7 @@ def train_head(
             "threshold": rule.threshold,
         },
         "params": params.as_dict(),
-        "word_vectors_sha256": sha256(params.word_vectors) if params.word_vectors else None,
+        "word_vectors_sha256": file_sha256(params.word_vectors) if params.word_vectors else None,
         "window_chars": WINDOW_CHARS,
         "stopwords": sorted(STOPWORDS),
         "training_documents": len(pairs),
@@ -81,14 +77,21 @@ def train_head(
 
 
 def train_classifiers(
-    data: Path, out: Path, params: TrainParams, log: Callable[[str], None]
+    data: Path,
+    out: Path,
+    params: TrainParams,
+    log: Callable[[str], None],
+    bench: dict | None = None,
 ) -> dict:
-    """Train both heads from the labelled JSONL under ``data`` into ``out``; return the report."""
+    """Train both heads from the labelled JSONL under ``data`` into ``out``; return the report.
+
+    ``bench``: the tagging bench's figures for the model card (``render_card``), if any.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    docs = list(read_docs(data))
+    docs = list(read_docs(data, log))
     log(f"read {len(docs)} documents from {data}")
     cache = LineCache()
     report = {head: train_head(docs, head, out, params, cache, log) for head in HEADS}
     (out / REPORT).write_text(json.dumps(report, indent=1) + "\n")
-    render_card(out)
+    render_card(out, bench)
     return report

@@ -84,7 +84,13 @@ def _train(args: argparse.Namespace) -> int:
         params = _params(args)
     except ValueError as e:
         return _error("train-classifiers", e)
-    report = train_classifiers(data, Path(args.out), params, _log)
+    bench = None
+    if args.bench is not None:
+        try:
+            bench = json.loads(Path(args.bench).read_text())
+        except (OSError, ValueError) as e:
+            return _error("train-classifiers", f"--bench {args.bench}: {e}")
+    report = train_classifiers(data, Path(args.out), params, _log, bench)
     for head, result in report.items():
         loso, in_dist = result["loso"], result["in_distribution"]
         print(
@@ -104,7 +110,7 @@ def _distil(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if not data.exists():
         return _error("distil-word-vectors", f"{data} does not exist")
-    docs = list(read_docs(data))
+    docs = list(read_docs(data, _log))
     _log(f"read {len(docs)} documents from {data}")
     try:
         words, vectors = distil(preprocess([d.text for d in docs]), args.dim, _log)
@@ -154,8 +160,15 @@ def _tag(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.is_file():
         return _error("tag", f"{source} is not a file")
-    count = tag_jsonl(source, Path(args.out), Path(args.models), args.batch_size)
-    print(f"tagged {count} documents -> {args.out}")
+    report = tag_jsonl(source, Path(args.out), Path(args.models), args.batch_size)
+    for warning in report.warnings:
+        print(f"procmix tag: warning: {source}: {warning}", file=sys.stderr)
+    print(f"tagged {report.tagged} documents -> {args.out}")
+    if report.quarantine is not None:
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(report.quarantined.items()))
+        print(
+            f"quarantined {report.quarantined.total()} records ({reasons}) -> {report.quarantine}"
+        )
     return 0
 
 
@@ -179,6 +192,12 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--data", default=DEFAULT_DATA, help="labelled JSONL file or folder")
     t.add_argument("--out", default=str(MODELS_DIR), help="folder for the models")
+    t.add_argument(
+        "--bench",
+        default=None,
+        help="tagging bench report (bench/results/classifiers.json) whose throughput the "
+        "model card states; without it the card says it is not measured",
+    )
     _add_train_options(t)
     t.set_defaults(func=_train)
 
@@ -235,7 +254,10 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         description=(
             "Add content_type, p_procedural, p_factual, p_other, task_type, task_p and "
             "task_top3 to every record of a JSONL file (gzip allowed), as prepare does, "
-            "without deduplication. Input fields with those names are kept as input_<name>."
+            "without deduplication. Input fields with those names are kept as input_<name>. "
+            "Records prepare would quarantine (malformed JSON, no text, ...) are written "
+            "with their reason to NAME.quarantine.jsonl beside OUT instead (NAME: OUT "
+            "without .jsonl and .gz)."
         ),
         formatter_class=formatter,
     )

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import gzip
 import random
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
 from classifiers.taxonomy import CONTENT_TYPE, HEADS, LABEL_FIELDS, LABELS, TASK_TYPE
-
-SUFFIXES = (".jsonl", ".jsonl.gz")
+from procmix_core.readers import (
+    INPUT_SUFFIXES,
+    SOURCE_FIELD,
+    document_source,
+    read_records,
+    source_name,
+)
 
 
 # eq=False: documents are compared and hashed by identity (caches key on them).
@@ -27,30 +30,41 @@ class Doc:
 
 
 def labelled_files(data: Path) -> list[Path]:
-    """JSONL files under ``data`` (a file or a folder), sorted."""
+    """Input files under ``data`` (a file or a folder), sorted."""
     if data.is_file():
         return [data]
-    return sorted(p for p in data.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+    return sorted(p for p in data.rglob("*") if p.is_file() and p.name.endswith(INPUT_SUFFIXES))
 
 
-def read_docs(data: Path) -> Iterator[Doc]:
-    """Every document with a text under ``data``; labels outside the taxonomy become None."""
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def read_docs(data: Path, log: Callable[[str], None] = _warn) -> Iterator[Doc]:
+    """Every usable document under ``data``; labels outside the taxonomy become None.
+
+    Files are read as ``prepare`` reads them (``procmix_core.readers``): a record
+    prepare would quarantine is skipped here, and ``log`` says how many per file
+    and why. A document's source is its ``source`` field, else its file's name.
+    """
     for path in labelled_files(data):
-        opener = gzip.open if path.name.endswith(".gz") else open
-        stem = path.name.split(".")[0]
-        with opener(path, "rb") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                record = orjson.loads(line)
-                text = record.get("text")
-                if not isinstance(text, str) or not text.strip():
-                    continue
-                labels = {}
-                for head in HEADS:
-                    value = record.get(LABEL_FIELDS[head])
-                    labels[head] = value if value in LABELS[head] else None
-                yield Doc(text, str(record.get("source") or stem), labels)
+        skipped: Counter[str] = Counter()
+        _, records = read_records(path)
+        file_source = source_name(str(path))
+        for record in records:
+            if record.reason:
+                skipped[record.reason] += 1
+                continue
+            fields = record.fields
+            labels = {}
+            for head in HEADS:
+                value = fields.get(LABEL_FIELDS[head])
+                labels[head] = value if value in LABELS[head] else None
+            source = document_source(fields.get(SOURCE_FIELD), file_source)
+            yield Doc(fields["text"], source, labels)
+        if skipped:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items()))
+            log(f"{path}: skipped {skipped.total()} unusable records ({reasons})")
 
 
 # A small source is repeated at most this many times to fill its share, so

@@ -68,7 +68,7 @@ def _loso(
 
 def loso_models(data: Path, params: TrainParams, log: Callable[[str], None]) -> dict:
     """Per head, pooled leave-one-source-out metrics of the training recipe on ``data``."""
-    return _loso(list(read_docs(data)), LineCache(), params, log)
+    return _loso(list(read_docs(data, log)), LineCache(), params, log)
 
 
 # The figures whose spread across seeds says whether a recipe change is more than noise.
@@ -93,7 +93,7 @@ def loso_over_seeds(
     The seed draws the training pools and fastText's initialisation, so the
     spread is how far a recipe change must move a figure to be more than noise.
     """
-    docs = list(read_docs(data))
+    docs = list(read_docs(data, log))
     cache = LineCache()
     runs = {}
     for seed in seeds:

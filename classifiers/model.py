@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from dataclasses import dataclass
@@ -30,10 +29,6 @@ def meta_path(models: Path, head: str) -> Path:
 def confusion_path(models: Path, head: str) -> Path:
     """P(true | predicted) on leave-one-source-out predictions: what the run summary carries."""
     return models / f"{head}.confusion.json"
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def probabilities(

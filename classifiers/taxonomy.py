@@ -9,7 +9,10 @@ TASK_TYPE = "task_type"
 HEADS = (CONTENT_TYPE, TASK_TYPE)
 
 PROCEDURAL = "procedural"
-CONTENT_LABELS = (PROCEDURAL, "factual", "other")
+FACTUAL = "factual"
+# Both heads end with it: content that is neither, a task type that is none of the others.
+OTHER = "other"
+CONTENT_LABELS = (PROCEDURAL, FACTUAL, OTHER)
 TASK_LABELS = (
     "math",
     "code",
@@ -22,7 +25,7 @@ TASK_LABELS = (
     "language",
     "reasoning",
     "humanities",
-    "other",
+    OTHER,
 )
 LABELS = {CONTENT_TYPE: CONTENT_LABELS, TASK_TYPE: TASK_LABELS}
 

@@ -25,6 +25,10 @@ from classifiers.model import PREFIX, probabilities
 from classifiers.preprocess import preprocess
 from classifiers.taxonomy import TASK_TYPE
 from classifiers.word_vectors import VECTORS_FILE, write_vec
+from procmix_core.forkserver import worker_context
+
+# What each training worker imports once, in the fork server: fastText, numpy, this module.
+TRAIN_PRELOAD = ("classifiers.train",)
 
 # The heads whose input vectors start from the distilled word vectors. Content
 # type does not: its leave-one-source-out procedural precision fell from 0.85
@@ -173,7 +177,5 @@ def run_fits(jobs: Sequence[FitJob], params: TrainParams) -> Iterator[np.ndarray
         return
     # The fork server's processes start clean of this process's threads
     # (Arrow's pool) and heap.
-    from pipeline.forkserver import worker_context
-
-    with worker_context().Pool(min(params.workers, len(jobs))) as workers:
+    with worker_context(TRAIN_PRELOAD).Pool(min(params.workers, len(jobs))) as workers:
         yield from workers.imap(functools.partial(_run, params=params), jobs)

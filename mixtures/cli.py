@@ -6,17 +6,28 @@ import argparse
 import sys
 from pathlib import Path
 
+from procmix_core.storage import add_storage_option
+
 EXIT_INFEASIBLE = 3
 EXIT_FAILED_CHECK = 1
 EXIT_USAGE = 2
 
 
-def _run(verb: str, action) -> int:
+def _spec(args: argparse.Namespace):
+    """The verb's spec, with ``--corpus`` and ``--storage-options`` applied."""
+    from mixtures.spec import load_spec
+    from procmix_core.storage import parse_options
+
+    return load_spec(args.spec, args.corpus, parse_options(args.storage_options))
+
+
+def _run(verb: str, action, storage_options: str | None = None) -> int:
     """Run ``action()``; turn the mixer's known errors into a message and an exit code."""
     from mixtures.corpus import CorpusError
     from mixtures.mix import MixError, SelfCheckFailed
     from mixtures.optimiser import Infeasible
     from mixtures.spec import SpecError
+    from procmix_core.storage import StorageError, parse_options, redact
 
     try:
         return action()
@@ -38,8 +49,13 @@ def _run(verb: str, action) -> int:
             print(f"  {reason}", file=sys.stderr)
         print("run `procmix explain SPEC` for the reachable range of every target", file=sys.stderr)
         return EXIT_INFEASIBLE
-    except (SpecError, CorpusError, MixError) as e:
-        print(f"procmix {verb}: error: {e}", file=sys.stderr)
+    except (SpecError, CorpusError, MixError, StorageError, OSError) as e:
+        # OSError: object storage failing part way (network, credentials); never a secret.
+        try:
+            options = parse_options(storage_options)
+        except StorageError:
+            options = {}
+        print(redact(f"procmix {verb}: error: {e}", options), file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -50,10 +66,9 @@ def _warn(verb: str, warnings: list[str]) -> None:
 
 def _mix(args: argparse.Namespace) -> int:
     from mixtures.mix import mix
-    from mixtures.spec import load_spec
 
     def action() -> int:
-        manifest = mix(load_spec(args.spec, args.corpus), args.out, args.overwrite)
+        manifest = mix(_spec(args), args.out, args.overwrite)
         _warn("mix", manifest["solution"]["warnings"])
         a, t = manifest["achieved"], manifest["_timing"]
         print(
@@ -67,7 +82,7 @@ def _mix(args: argparse.Namespace) -> int:
         print(f"check it: procmix verify {args.out}")
         return 0
 
-    return _run("mix", action)
+    return _run("mix", action, args.storage_options)
 
 
 def _levels(text: str) -> list[float]:
@@ -104,10 +119,9 @@ def format_sweep(record: dict) -> str:
 
 def _sweep(args: argparse.Namespace) -> int:
     from mixtures.mix import sweep
-    from mixtures.spec import load_spec
 
     def action() -> int:
-        record = sweep(load_spec(args.spec, args.corpus), args.levels, args.out, args.overwrite)
+        record = sweep(_spec(args), args.levels, args.out, args.overwrite)
         _warn("sweep", record["warnings"])
         print(format_sweep(record))
         print(
@@ -116,21 +130,25 @@ def _sweep(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _run("sweep", action)
+    return _run("sweep", action, args.storage_options)
 
 
 def _verify(args: argparse.Namespace) -> int:
     from mixtures.verify import as_json, format_checks, passed, verify
+    from procmix_core.storage import StorageError, is_url, parse_options, redact
 
-    if not Path(args.mixture).is_dir():
+    if not is_url(args.mixture) and not Path(args.mixture).is_dir():
         print(f"procmix verify: error: no such folder: {args.mixture}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        results = verify(args.mixture)
+        options = parse_options(args.storage_options)
+        results = verify(args.mixture, options)
+    except StorageError as e:
+        print(f"procmix verify: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except (OSError, KeyError, ValueError) as e:
-        print(
-            f"procmix verify: error: {args.mixture} is not a readable mixture: {e}", file=sys.stderr
-        )
+        message = f"procmix verify: error: {args.mixture} is not a readable mixture: {e}"
+        print(redact(message, options), file=sys.stderr)
         return EXIT_USAGE
     print(as_json(results) if args.json else format_checks(results))
     return 0 if passed(results) else EXIT_FAILED_CHECK
@@ -138,14 +156,13 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from mixtures.explain import explain
-    from mixtures.spec import load_spec
 
     def action() -> int:
-        text, feasible = explain(load_spec(args.spec, args.corpus))
+        text, feasible = explain(_spec(args))
         print(text)
         return 0 if feasible else EXIT_INFEASIBLE
 
-    return _run("explain", action)
+    return _run("explain", action, args.storage_options)
 
 
 def add_verbs(verbs: argparse._SubParsersAction) -> None:
@@ -193,13 +210,17 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         ),
     )
     for p in (m, sweep_parser, explain_parser):
+        add_storage_option(p)
         p.add_argument("spec", metavar="SPEC.yaml", help="mixture spec (see mixtures/examples)")
         p.add_argument(
             "--corpus",
-            help="corpus folder (relative to the working directory), overriding the spec's",
+            help="corpus folder (relative to the working directory) or s3:// URL, overriding "
+            "the spec's",
         )
     for p in (m, sweep_parser):
-        p.add_argument("-o", "--out", required=True, help="output folder (new or empty)")
+        p.add_argument(
+            "-o", "--out", required=True, help="output folder or s3:// URL (new or empty)"
+        )
         p.add_argument("--overwrite", action="store_true", help="replace a mixture in OUT")
     sweep_parser.add_argument(
         "--levels",
@@ -223,6 +244,9 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
             "missing or not a readable mixture."
         ),
     )
-    v.add_argument("mixture", metavar="MIXDIR", help="a mix or sweep output folder")
+    v.add_argument(
+        "mixture", metavar="MIXDIR", help="a mix or sweep output folder, or its s3:// URL"
+    )
     v.add_argument("--json", action="store_true", help="print the checks as JSON")
+    add_storage_option(v)
     v.set_defaults(func=_verify)

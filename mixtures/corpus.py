@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,16 +21,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from classifiers.taxonomy import CONTENT_LABELS, OTHER, PROCEDURAL
 from mixtures.sampler import base_hashes
+from procmix_core.layout import DOCS_DIR, PARQUET_GLOB, CorpusLayout
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-CONTENT_TYPES = ("procedural", "factual", "other")
-PROCEDURAL = "procedural"
 # Documents whose mapped label is null are kept and counted under this label
 # (the manifest reports how many), so unlabelled text is never dropped silently.
-NULL_LABEL = "other"
+NULL_LABEL = OTHER
 TEXT_BATCH_ROWS = 2048
 
 
@@ -83,7 +84,7 @@ class BucketTable:
 
 @dataclass
 class Corpus:
-    root: Path
+    root: Path | str  # the folder as named, or its URL when the files are a local copy
     files: list[Path]
     docs: pa.Table  # file, row, doc_key, n_tokens, est_tokens, bucket (one row per document)
     base_hashes: np.ndarray  # xxh3-64 of each doc_key, in docs order
@@ -91,6 +92,8 @@ class Corpus:
     null_labels: dict[str, int]
     classifiers: dict
     columns: list[str]
+    # A remote corpus's local copy of docs/ and summary.json: kept while the Corpus lives.
+    copy: tempfile.TemporaryDirectory | None = None
 
     @cached_property
     def digest(self) -> str:
@@ -106,15 +109,17 @@ class Corpus:
 
 
 def docs_files(root: str | os.PathLike) -> list[Path]:
-    files = sorted((Path(root) / "docs").glob("*.parquet"))
+    files = CorpusLayout(Path(root)).docs_files()
     if not files:
-        raise CorpusError(f"no docs/*.parquet under {root}: run `procmix prepare` to make a corpus")
+        raise CorpusError(
+            f"no {DOCS_DIR}/{PARQUET_GLOB} under {root}: run `procmix prepare` to make a corpus"
+        )
     return files
 
 
 def read_classifiers(root: str | os.PathLike) -> dict:
     """``summary.json``'s ``classifiers`` entry (model, sha256, labels, confusion), or {}."""
-    path = Path(root) / "summary.json"
+    path = CorpusLayout(Path(root)).summary
     if not path.exists():
         return {}
     return json.loads(path.read_text()).get("classifiers") or {}
@@ -150,11 +155,11 @@ def _normalise(column: pa.ChunkedArray, role: str, source_column: str) -> tuple[
     nulls = column.null_count
     filled = pc.fill_null(column.cast(pa.string()), NULL_LABEL)
     if role == "content_type":
-        bad = sorted(set(pc.unique(filled).to_pylist()) - set(CONTENT_TYPES))
+        bad = sorted(set(pc.unique(filled).to_pylist()) - set(CONTENT_LABELS))
         if bad:
             raise CorpusError(
                 f"column {source_column!r} (labels.content_type) holds {bad}; expected "
-                f"{list(CONTENT_TYPES)} or null"
+                f"{list(CONTENT_LABELS)} or null"
             )
     return filled.combine_chunks(), nulls
 
@@ -201,7 +206,7 @@ def load_corpus(
         )
     docs = pa.concat_tables(parts)
     if docs.num_rows == 0:
-        raise CorpusError(f"corpus has no documents: {root}/docs/*.parquet hold 0 rows")
+        raise CorpusError(f"corpus has no documents: {root}/{DOCS_DIR}/{PARQUET_GLOB} hold 0 rows")
     null_labels = {}
     for role in ("content_type", "task_type"):
         values, null_labels[role] = _normalise(docs[role], role, labels[role])

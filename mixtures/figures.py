@@ -10,8 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from classifiers.taxonomy import PROCEDURAL
 from mixtures import metrics
-from mixtures.corpus import PROCEDURAL, group_name
+from mixtures.corpus import group_name
 from mixtures.optimiser import Confusion
 
 BucketKey = tuple[str, str, str]  # (source, content_type, task_type)

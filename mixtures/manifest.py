@@ -13,8 +13,9 @@ from mixtures.corpus import Corpus
 from mixtures.figures import source_shares_by_group
 from mixtures.optimiser import Confusion, Solution
 from mixtures.spec import MixSpec
-from mixtures.writer import file_sha256
-from pipeline import __version__
+from procmix_core import __version__
+from procmix_core.hashing import file_sha256
+from procmix_core.tokens import ESTIMATE_RULE
 
 # 2: joint rounding; solution.granularity per procedural task type.
 MANIFEST_VERSION = 2
@@ -37,7 +38,7 @@ def _noise_model(confusion: Confusion | None) -> dict | None:
 
 def _tokenizer(spec: MixSpec) -> dict:
     if spec.tokenizer is None:
-        return {"kind": "estimate", "rule": "ceil(UTF-8 bytes / 4), as prepare stores n_tokens"}
+        return {"kind": "estimate", "rule": f"{ESTIMATE_RULE}, as prepare stores n_tokens"}
     return {
         "kind": "tokenizer.json",
         "path": spec.tokenizer,

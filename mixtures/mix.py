@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import posixpath
 import re
-import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +31,13 @@ from mixtures.rounding import (
 from mixtures.spec import MixSpec, SpecError
 from mixtures.verify import Check, check_mixture
 from mixtures.writer import WORK_DIR, OutputRows, write_shards
-from pipeline.atomic import TMP_SUFFIX, write_json
+from procmix_core.atomic import TMP_SUFFIX, write_json
+from procmix_core.layout import DOCS_DIR, SUMMARY_FILE
+from procmix_core.output import FolderInUse, claim_output_folder
+from procmix_core.storage import Location, local_copy, local_files, workspace
+from procmix_core.tokens import BYTES_PER_TOKEN
 
 SHARD_GLOB = re.compile(r"shard-\d+\.parquet(" + re.escape(TMP_SUFFIX) + ")?")
-# Bytes of text per estimated token: prepare's estimate is ceil(UTF-8 bytes / 4).
-BYTES_PER_EST_TOKEN = 4
 
 
 class MixError(ValueError):
@@ -112,7 +117,16 @@ def problem_for(spec: MixSpec, corpus: Corpus) -> Problem:
 
 
 def open_corpus(spec: MixSpec) -> Corpus:
-    return load_corpus(spec.corpus, spec.labels, load_tokenizer(spec.tokenizer))
+    """The spec's corpus; one on object storage is read from a local copy of its docs/ and
+    summary.json (a mixture reads every byte of them anyway)."""
+    where = Location.of(spec.corpus, spec.storage_options)
+    tokenizer = load_tokenizer(spec.tokenizer)
+    if not where.remote:
+        return load_corpus(spec.corpus, spec.labels, tokenizer)
+    where.check()
+    copy = local_copy(where, [DOCS_DIR, SUMMARY_FILE])
+    corpus = load_corpus(copy.name, spec.labels, tokenizer)
+    return dataclasses.replace(corpus, root=where.url, copy=copy)
 
 
 def rounding_groups(corpus: Corpus, seed: int) -> Groups:
@@ -193,7 +207,8 @@ def output_rows(spec: MixSpec, corpus: Corpus, copies: np.ndarray) -> OutputRows
         spec.seed,
         spec.order == "structured_first",
     )
-    row_bytes = docs["est_tokens"].to_numpy()[doc] * BYTES_PER_EST_TOKEN
+    # Shards are cut by text bytes; prepare's estimate gives them back from est_tokens.
+    row_bytes = docs["est_tokens"].to_numpy()[doc] * BYTES_PER_TOKEN
     return OutputRows(doc, epoch, sampler.shard_of(row_bytes, spec.shard_rows, spec.shard_bytes))
 
 
@@ -209,26 +224,51 @@ def block_digests(corpus: Corpus, copies: np.ndarray) -> dict[str, str]:
 
 def _mixture_files_only(folder: Path) -> bool:
     """Whether ``folder`` holds only what mix or sweep write (also after a crash)."""
-    for entry in folder.iterdir():
-        if entry.is_dir():
-            if entry.name != WORK_DIR and not _mixture_files_only(entry):
-                return False
-        elif not (entry.name in (MANIFEST, SWEEP_FILE) or SHARD_GLOB.match(entry.name)):
-            return False
-    return True
+    return all(_mixture_file(name) for name in local_files(folder))
+
+
+@contextmanager
+def _output(out: str | os.PathLike, overwrite: bool, options: dict) -> Iterator[Path]:
+    """The local folder mix and sweep write into: ``out`` itself, or for a URL a scratch
+    folder uploaded to it afterwards, shards first, manifests and sweep.json last (a
+    failed self-check leaves shards without a manifest there too, as on disk)."""
+    where = Location.of(out, options)
+    if not where.remote:
+        prepare_out(Path(out), overwrite)
+        yield Path(out)
+        return
+    where.check()
+    names = where.files()
+    if names and not overwrite:
+        raise MixError(f"{where.url} is not empty: choose a new folder or pass --overwrite")
+    if not all(_mixture_file(n) for n in names):
+        raise MixError(f"{where.url} holds files that are not a mixture: refusing to overwrite")
+    where.remove()
+    with workspace(where) as space:
+        try:
+            yield space.local
+        finally:
+            written = [n for n in local_files(space.local) if WORK_DIR not in n.split("/")]
+            rank = {MANIFEST: 1, SWEEP_FILE: 2}
+            space.publish(sorted(written, key=lambda n: rank.get(posixpath.basename(n), 0)))
+
+
+def _mixture_file(name: str) -> bool:
+    """Whether a file (a path relative to the folder) is one mix or sweep writes."""
+    *folders, base = name.split("/")
+    return WORK_DIR in folders or base in (MANIFEST, SWEEP_FILE) or bool(SHARD_GLOB.match(base))
 
 
 def prepare_out(out: Path, overwrite: bool) -> None:
     """Refuse to mix into a folder holding something else; clear an old mixture on overwrite."""
-    if out.exists() and not out.is_dir():
-        raise MixError(f"-o: expected a folder (new or empty), found a file: {out}")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise MixError(f"{out} is not empty: choose a new folder or pass --overwrite")
-        if not _mixture_files_only(out):
-            raise MixError(f"{out} holds files that are not a mixture: refusing to overwrite")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        claim_output_folder(out, overwrite, owned=_mixture_files_only)
+    except FolderInUse as e:
+        if e.kind == "file":
+            raise MixError(f"-o: expected a folder (new or empty), found a file: {out}") from e
+        if e.kind == "occupied":
+            raise MixError(f"{out} is not empty: choose a new folder or pass --overwrite") from e
+        raise MixError(f"{out} holds files that are not a mixture: refusing to overwrite") from e
 
 
 def plan(
@@ -306,13 +346,13 @@ def publish(out: Path, manifest: dict) -> None:
 
 
 def mix(spec: MixSpec, out: str | os.PathLike, overwrite: bool = False) -> dict:
-    """Solve (failing fast when infeasible), then write and check the mixture in ``out``."""
-    out = Path(out)
+    """Solve (failing fast when infeasible), then write and check the mixture in ``out``
+    (a folder or a URL)."""
     corpus = open_corpus(spec)
     solution, selection = plan(spec, corpus, rounding_groups(corpus, spec.seed))
-    prepare_out(out, overwrite)
-    manifest = write_shards_checked(spec, corpus, solution, selection, out)
-    publish(out, manifest)
+    with _output(out, overwrite, spec.storage_options) as folder:
+        manifest = write_shards_checked(spec, corpus, solution, selection, folder)
+        publish(folder, manifest)
     return manifest
 
 
@@ -336,14 +376,24 @@ def sweep(
         raise SpecError(
             f"max_epochs: a sweep repeats no document, so expected 1, found {spec.max_epochs}"
         )
-    out = Path(out)
     corpus = open_corpus(spec)
     groups = rounding_groups(corpus, spec.seed)
     arms = {level: spec.with_d1(level, f"{spec.name}-{arm_name(level)}") for level in levels}
     plans: dict[float, tuple[Solution, Selection]] = {}
     for level in sorted(arms):
         plans[level] = plan(arms[level], corpus, groups, [s for _, s in plans.values()])
-    prepare_out(out, overwrite)
+    with _output(out, overwrite, spec.storage_options) as folder:
+        return _write_sweep(spec, levels, corpus, arms, plans, folder)
+
+
+def _write_sweep(
+    spec: MixSpec,
+    levels: list[float],
+    corpus: Corpus,
+    arms: dict[float, MixSpec],
+    plans: dict[float, tuple[Solution, Selection]],
+    out: Path,
+) -> dict:
     manifests = [
         write_shards_checked(arms[level], corpus, *plans[level], out / arm_name(level))
         for level in levels

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from procmix_core.hashing import splitmix64
+
 SELECT_STREAM = 0
 ORDER_STREAM = 1
 # The ordering Omni-Thinker found to help: structured tasks before open-ended ones.
@@ -29,13 +31,6 @@ STRUCTURED_TASKS = frozenset({"math", "code", "computing", "reasoning"})
 def base_hashes(doc_keys: list[str]) -> np.ndarray:
     """xxh3-64 of each doc_key: computed once per corpus, salted per seed and stream."""
     return np.fromiter((xxhash.xxh3_64_intdigest(k) for k in doc_keys), np.uint64, len(doc_keys))
-
-
-def splitmix64(x: np.ndarray) -> np.ndarray:
-    z = np.asarray(x, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
 
 
 def seeded_keys(base: np.ndarray, seed: int, stream: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from classifiers.taxonomy import TASK_LABELS
+from procmix_core.storage import is_url
 
 ORDERS = ("shuffled", "structured_first")
 # DESIGN.md's task types: the only names ``tasks:`` accepts.
@@ -56,6 +57,9 @@ class MixSpec:
     order: str = "shuffled"
     noise_correction: bool = False
     labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+    # fsspec options for an s3:// corpus or output: credentials may be among them, so
+    # they stay out of repr and of to_dict (which manifests and sweep.json record).
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_d1(self, d1: float, name: str) -> MixSpec:
         return dataclasses.replace(
@@ -63,7 +67,8 @@ class MixSpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """What a manifest records of the spec: everything but the storage options."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "storage_options"}
 
 
 _TOP_KEYS = {
@@ -81,6 +86,7 @@ _TOP_KEYS = {
     "order",
     "noise_correction",
     "labels",
+    "storage_options",
 }
 
 
@@ -213,9 +219,20 @@ def _string(raw: dict, key: str, required: bool = False) -> str | None:
 
 
 def _path(raw: dict, key: str, base: str | os.PathLike, required: bool = False) -> str | None:
-    """An absolute, normalised path: relative ones are taken from ``base``."""
+    """An absolute, normalised path (relative ones are taken from ``base``), or a URL as is."""
     value = _string(raw, key, required)
-    return os.path.abspath(Path(base) / value) if value is not None else None
+    if value is None or is_url(value):
+        return value
+    return os.path.abspath(Path(base) / value)
+
+
+def _storage_options(raw: dict) -> dict[str, Any]:
+    value = raw.get("storage_options", {})
+    if not isinstance(value, dict):
+        raise SpecError(
+            f"storage_options: expected a mapping of fsspec options, found {type(value).__name__}"
+        )
+    return value
 
 
 def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
@@ -250,12 +267,16 @@ def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
         order=order,
         noise_correction=noise,
         labels=_labels(raw),
+        storage_options=_storage_options(raw),
     )
 
 
-def load_spec(path: str | os.PathLike, corpus: str | None = None) -> MixSpec:
+def load_spec(
+    path: str | os.PathLike, corpus: str | None = None, storage_options: dict | None = None
+) -> MixSpec:
     """Read a YAML spec; its relative paths are taken from the spec file's folder.
-    ``corpus`` (relative to the working directory) overrides the spec's corpus folder."""
+    ``corpus`` (relative to the working directory, or a URL) overrides the spec's corpus
+    folder, ``storage_options`` are merged over the spec's."""
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError as e:
@@ -263,5 +284,10 @@ def load_spec(path: str | os.PathLike, corpus: str | None = None) -> MixSpec:
     except yaml.YAMLError as e:
         raise SpecError(f"{path}: not valid YAML: {e}") from e
     if isinstance(raw, dict) and corpus is not None:
-        raw = {**raw, "corpus": os.path.abspath(corpus)}
-    return parse_spec(raw, Path(path).parent)
+        raw = {**raw, "corpus": corpus if is_url(corpus) else os.path.abspath(corpus)}
+    spec = parse_spec(raw, Path(path).parent)
+    if storage_options:
+        spec = dataclasses.replace(
+            spec, storage_options={**spec.storage_options, **storage_options}
+        )
+    return spec

@@ -11,12 +11,15 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from classifiers.taxonomy import PROCEDURAL
 from mixtures import MANIFEST, SWEEP_FILE
 from mixtures.corpus import load_tokenizer
 from mixtures.figures import block_digest, by_group, figures, source_shares_by_group
 from mixtures.manifest import MANIFEST_VERSION
 from mixtures.optimiser import Confusion
-from mixtures.writer import file_sha256
+from procmix_core.hashing import file_sha256
+from procmix_core.storage import Location, local_copy
+from procmix_core.tokens import ESTIMATE_RULE, estimated_tokens_sql
 
 TOKENS_REL = 0.005
 SHARE_PP = 0.005
@@ -92,7 +95,7 @@ def shard_block_digests(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     result = {}
     for name, where in (("procedural", "="), ("factual_other", "<>")):
         table = con.sql(
-            f"SELECT doc_key, epoch FROM shards WHERE content_type {where} 'procedural'"
+            f"SELECT doc_key, epoch FROM shards WHERE content_type {where} '{PROCEDURAL}'"
         ).to_arrow_table()
         result[name] = block_digest(table["doc_key"].to_pylist(), table["epoch"].to_numpy())
     return result
@@ -102,7 +105,9 @@ def _rel(found: float, expected: float) -> float:
     return abs(found - expected) / expected if expected else abs(found)
 
 
-def _target_checks(spec: dict, solution: dict, got: dict) -> list[Check]:
+def target_checks(spec: dict, solution: dict, got: dict) -> list[Check]:
+    """The spec's targets and the plan's task shares against the figures ``got`` from the
+    shards: tokens, procedural share, D0/D1/D2, task shares and bounds."""
     checks = [
         Check(
             "tokens within 0.5% of budget",
@@ -199,7 +204,7 @@ def _share_bounds(buckets: list[dict]) -> dict[str, dict[str, tuple[float, float
     return bounds
 
 
-def _source_checks(spec: dict, solution: dict, tokens: dict, docs: dict) -> list[Check]:
+def source_checks(spec: dict, solution: dict, tokens: dict, docs: dict) -> list[Check]:
     """Each group's source shares within ``source_tolerance`` of what the plan allows once
     every bucket is rounded to whole documents; the check reports the source nearest failing."""
     checks = []
@@ -236,10 +241,9 @@ def _token_checks(con: duckdb.DuckDBPyConnection, tokenizer: dict) -> list[Check
     """Stored n_tokens against a recount: every row for the estimate, a sample (0.1%, at
     least 100 rows) with a tokenizer, whose file must still match its sha256."""
     if tokenizer["kind"] == "estimate":
-        bad = con.execute(
-            "SELECT count(*) FROM shards WHERE n_tokens <> (strlen(text) + 3) // 4"
-        ).fetchall()[0][0]
-        return [Check("n_tokens = ceil(UTF-8 bytes / 4), every row", bad, 0, bad == 0)]
+        estimate = estimated_tokens_sql("strlen(text)")
+        bad = con.execute(f"SELECT count(*) FROM shards WHERE n_tokens <> {estimate}").fetchall()
+        return [Check(f"n_tokens = {ESTIMATE_RULE}, every row", bad[0][0], 0, bad[0][0] == 0)]
     path = Path(tokenizer["path"])
     sha = file_sha256(path) if path.exists() else "missing"
     checks = [
@@ -292,8 +296,8 @@ def check_mixture(mixdir: Path, manifest: dict) -> list[Check]:
     checks = _shard_checks(mixdir, manifest, con)
     tokens, docs = _bucket_tokens(con)
     got = figures(tokens, _confusion(manifest))
-    checks += _target_checks(spec, solution, got)
-    checks += _source_checks(spec, solution, tokens, docs)
+    checks += target_checks(spec, solution, got)
+    checks += source_checks(spec, solution, tokens, docs)
     checks += _token_checks(con, manifest["tokenizer"])
     most = con.execute(
         "SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM shards GROUP BY doc_key)"
@@ -339,9 +343,23 @@ def _manifest_checks(recorded: dict, got: dict) -> list[Check]:
     ]
 
 
-def verify(path: str | os.PathLike) -> dict[str, list[Check]]:
-    """Checks per mixture; a sweep folder adds a check that arms share the factual block."""
-    path = Path(path)
+def verify(path: str | os.PathLike, storage_options: dict | None = None) -> dict[str, list[Check]]:
+    """Checks per mixture; a sweep folder adds a check that arms share the factual block.
+
+    A mixture on object storage is checked on a local copy (every byte is read for
+    its sha256 anyway); the results name its URL.
+    """
+    where = Location.of(path, storage_options)
+    if not where.remote:
+        return _verify_folder(Path(path))
+    where.check()
+    copy = local_copy(where)
+    with copy:
+        results = _verify_folder(Path(copy.name))
+    return {key.replace(copy.name, where.url, 1): checks for key, checks in results.items()}
+
+
+def _verify_folder(path: Path) -> dict[str, list[Check]]:
     sweep_file = path / SWEEP_FILE
     if not sweep_file.exists():
         return {str(path): verify_mixture(path)}

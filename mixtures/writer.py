@@ -4,13 +4,12 @@ Memory stays bounded by one corpus row group, the spill budget and one
 shard: rows are read row group by row group and cut by shard, held in memory
 up to ``SPILL_MEMORY`` bytes and beyond that appended to per-shard Arrow IPC
 files in the output's ``_work`` folder; then each shard is put in order and
-written as zstd Parquet through ``pipeline.atomic``, so it appears whole or not
+written as zstd Parquet through ``procmix_core.atomic``, so it appears whole or not
 at all.
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mixtures.corpus import Corpus
-from pipeline.atomic import atomic_path
+from procmix_core.atomic import atomic_path
+from procmix_core.hashing import file_sha256
 
 SHARD_ROW_GROUP = 2048
 # Open spill files at once; more shards than this take more passes over the corpus.
@@ -70,14 +70,6 @@ class OutputRows:
     @property
     def shards(self) -> int:
         return int(self.shard.max()) + 1 if self.shard.size else 0
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _Metadata:

@@ -1,12 +1,7 @@
 """procmix pipeline: streaming read, validation, near-dedup, ledger and corpus stats."""
 
-import os
+# First: procmix_core picks Arrow's allocator, which must happen before pyarrow loads.
+import procmix_core  # noqa: F401
 
-__version__ = "0.1.0"
-
-# procmix allocates and frees one batch after another. pyarrow's default
-# allocator (mimalloc) keeps freed pages, so a worker's RSS grows with the
-# batches it has seen (~100 MB more per process at 4x the sample corpus); the
-# system allocator returns them and is as fast here. Arrow reads this once, at
-# its first import, and worker processes inherit it from the environment.
-os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+# The modules every local worker imports once, in the fork server, before its first rank.
+WORKER_PRELOAD = ("pipeline.executors", "pipeline.ingest", "pipeline.dedup", "pipeline.finalize")

@@ -1,4 +1,4 @@
-"""``procmix`` command line: one verb per job, ``--help`` on each."""
+"""``procmix prepare | query | stats``: added to the main parser by ``add_verbs``."""
 
 from __future__ import annotations
 
@@ -6,19 +6,32 @@ import argparse
 import json
 import sys
 
-import classifiers.cli
-import mixtures.cli
-from pipeline import __version__
-from pipeline.forkserver import start_early
+from pipeline import WORKER_PRELOAD
 from pipeline.layout import DedupParams
+from procmix_core.forkserver import start_early
+from procmix_core.readers import DEFAULT_MAX_CHARS
+from procmix_core.storage import add_storage_option
+
+_DEDUP = DedupParams()
+
+
+def _fail(verb: str, error: Exception, options: dict, exit_code: int = 2) -> int:
+    """One line naming what failed, credentials removed."""
+    from procmix_core.storage import redact
+
+    print(redact(f"procmix {verb}: error: {error}", options), file=sys.stderr)
+    return exit_code
 
 
 def _prepare(args: argparse.Namespace) -> int:
     if args.executor == "local" and args.workers > 1:
-        start_early()
+        start_early(WORKER_PRELOAD)
     from pipeline.prepare import PrepareConfig, PrepareError, format_summary, prepare
+    from procmix_core.storage import StorageError, parse_options
 
+    options: dict = {}
     try:
+        options = parse_options(args.storage_options)
         config = PrepareConfig(
             inputs=args.inputs,
             out=args.out,
@@ -39,11 +52,11 @@ def _prepare(args: argparse.Namespace) -> int:
             keep_work=args.keep_work,
             overwrite=args.overwrite,
             tag=args.tag,
+            storage_options=options,
         )
         summary = prepare(config)
-    except (PrepareError, ValueError) as e:
-        print(f"procmix prepare: error: {e}", file=sys.stderr)
-        return getattr(e, "exit_code", 2)
+    except (PrepareError, StorageError, ValueError, OSError) as e:
+        return _fail("prepare", e, options, getattr(e, "exit_code", 2))
     print(format_summary(summary))
     return 0
 
@@ -52,12 +65,14 @@ def _query(args: argparse.Namespace) -> int:
     import duckdb
 
     from pipeline.stats import format_table, query
+    from procmix_core.storage import StorageError, parse_options
 
+    options: dict = {}
     try:
-        columns, rows = query(args.out, args.sql)
-    except (FileNotFoundError, duckdb.Error) as e:
-        print(f"procmix query: error: {e}", file=sys.stderr)
-        return 2
+        options = parse_options(args.storage_options)
+        columns, rows = query(args.out, args.sql, options)
+    except (StorageError, OSError, duckdb.Error) as e:
+        return _fail("query", e, options)
     if args.json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str))
     else:
@@ -67,30 +82,33 @@ def _query(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     from pipeline.prepare import format_summary
-    from pipeline.stats import format_table, query, read_summary
+    from pipeline.stats import format_table, query, read_summary, type_composition
+    from procmix_core.storage import StorageError, parse_options
 
+    options: dict = {}
     try:
-        summary = read_summary(args.out)
-    except FileNotFoundError as e:
-        print(f"procmix stats: error: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return 0
+        options = parse_options(args.storage_options)
+        summary = read_summary(args.out, options)
+        if args.json:
+            print(json.dumps(summary, indent=2))
+            return 0
+        by_type = type_composition(args.out, options)
+        by_source = query(args.out, "SELECT * FROM composition", options)
+    except (StorageError, OSError) as e:
+        return _fail("stats", e, options)
     print(format_summary(summary))
-    print()
-    print(format_table(*query(args.out, "SELECT * FROM composition")))
+    if by_type is None:
+        print("\nuntagged corpus (prepare --no-tag): no content type or task type to show")
+    else:
+        print("\nkept documents by content type and task type")
+        print(format_table(*by_type))
+    print("\nkept documents by source")
+    print(format_table(*by_source))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="procmix",
-        description="Compose pretraining corpora: near-dedup, tag, mix by procedural diversity.",
-    )
-    parser.add_argument("--version", action="version", version=f"procmix {__version__}")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-
+def add_verbs(verbs: argparse._SubParsersAction) -> None:
+    """Add the pipeline's verbs to procmix's subcommands."""
     p = verbs.add_parser(
         "prepare",
         help="read, validate and near-deduplicate documents into a corpus folder",
@@ -105,8 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
-    p.add_argument("-o", "--out", required=True, help="output folder (new, or a run to resume)")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="files, folders or globs (or s3:// URLs)"
+    )
+    p.add_argument(
+        "-o", "--out", required=True, help="output folder or s3:// URL (new, or a run to resume)"
+    )
     p.add_argument("--workers", type=int, default=2, help="tasks run at once")
     p.add_argument(
         "--executor",
@@ -124,23 +146,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-chars",
         type=int,
-        default=5_000_000,
+        default=DEFAULT_MAX_CHARS,
         help="longer documents are quarantined as too_large",
     )
     p.add_argument(
         "--threshold",
         type=float,
-        default=0.8,
+        default=_DEDUP.threshold,
         help="Jaccard similarity at or above which documents are near duplicates",
     )
-    p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations")
-    p.add_argument("--bands", type=int, default=16, help="LSH bands")
-    p.add_argument("--rows", type=int, default=8, help="signature rows per LSH band")
-    p.add_argument("--seed", type=int, default=1, help="MinHash seed")
+    p.add_argument("--num-perm", type=int, default=_DEDUP.num_perm, help="MinHash permutations")
+    p.add_argument("--bands", type=int, default=_DEDUP.bands, help="LSH bands")
+    p.add_argument("--rows", type=int, default=_DEDUP.rows, help="signature rows per LSH band")
+    p.add_argument("--seed", type=int, default=_DEDUP.seed, help="MinHash seed")
     p.add_argument(
         "--bucket-partitions",
         type=int,
-        default=1,
+        default=_DEDUP.bucket_partitions,
         help="split each band's buckets by hash into this many tasks "
         "(raise it when one band's hashes do not fit in a worker's memory)",
     )
@@ -170,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
             "composition, fates_by_file, duplicate_clusters."
         ),
     )
-    q.add_argument("out", metavar="OUT", help="a prepare output folder")
+    q.add_argument("out", metavar="OUT", help="a prepare output folder or s3:// URL")
     q.add_argument("sql", metavar="SQL", help='e.g. "SELECT * FROM summary"')
     q.add_argument("--json", action="store_true", help="print rows as a JSON list of objects")
     q.set_defaults(func=_query)
@@ -178,20 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = verbs.add_parser(
         "stats",
         help="print a corpus folder's run summary and composition",
-        description="Print OUT/summary.json as a table, then tokens per source.",
+        description=(
+            "Print OUT/summary.json as a table, then documents and tokens by content type x "
+            "task type (tagged corpora), then by source."
+        ),
     )
-    s.add_argument("out", metavar="OUT", help="a prepare output folder")
+    s.add_argument("out", metavar="OUT", help="a prepare output folder or s3:// URL")
     s.add_argument("--json", action="store_true", help="print summary.json as is")
     s.set_defaults(func=_stats)
-    classifiers.cli.add_verbs(verbs)
-    mixtures.cli.add_verbs(verbs)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    for verb in (p, q, s):
+        add_storage_option(verb)

@@ -28,9 +28,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pipeline import schema
-from pipeline.atomic import AtomicParquetWriter, atomic_path
 from pipeline.layout import DedupParams, Layout
 from pipeline.minhash import shingle_jaccards
+from procmix_core.atomic import AtomicParquetWriter, atomic_path
 
 CLUSTER_ROW_GROUP = 65536
 VERIFY_CHUNK_PAIRS = 2048
@@ -122,6 +122,18 @@ class LshBuckets(_DedupStage):
 
     name = "lsh buckets"
 
+    def needs(self, rank: int, world_size: int) -> list[str]:
+        names, p = Layout.names(), self.params
+        band = rank // p.bucket_partitions
+        files = [names.doc_offsets_file]
+        for r in range(self.ingest_ranks):
+            files.append(names.band_hashes(r, band))
+            if band == p.exact_band:
+                files.append(names.content_hash_high(r))
+            else:
+                files += [names.signatures(r), names.filled_bins(r)]
+        return [str(f) for f in files]
+
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
             yield from data
@@ -184,6 +196,20 @@ class NearDuplicateClusters(_DedupStage):
     """Connected components of all accepted pairs; one representative per cluster."""
 
     name = "near-duplicate clusters"
+
+    def needs(self, rank: int, world_size: int) -> list[str]:
+        names, p = Layout.names(), self.params
+        edges = [
+            names.edges(band, partition)
+            for band in range(p.bands + 1)
+            for partition in range(p.bucket_partitions)
+        ]
+        per_rank = [
+            path(r)
+            for r in range(self.ingest_ranks)
+            for path in (names.raw_text_ends, names.raw_texts, names.ingest_docs)
+        ]
+        return [str(path) for path in [names.doc_offsets_file, *edges, *per_rank]]
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:

@@ -11,10 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
 
+from classifiers.model import MODELS_DIR
 from classifiers.tagging import shared_tagger
 from pipeline import schema
-from pipeline.atomic import AtomicParquetWriter
 from pipeline.layout import Layout
+from procmix_core.atomic import AtomicParquetWriter
+from procmix_core.readers import input_field_name
 
 BATCH_ROWS = 1024
 # CPU time spent tagging, in the step's datatrove stats (summed over ranks for the summary).
@@ -62,7 +64,7 @@ def docs_schema(extra_types: dict[str, str], tag: bool = False) -> pa.Schema:
 
 
 def _column_name(key: str) -> str:
-    return schema.INPUT_PREFIX + key if key in schema.RESERVED_COLUMNS else key
+    return input_field_name(key, schema.RESERVED_COLUMNS)
 
 
 def _convert(value: object, type_name: str) -> object:
@@ -82,14 +84,20 @@ class WriteOutputs(PipelineStep):
         out: str,
         ingest_ranks: int,
         extra_types: dict[str, str],
-        models: str | None = None,
+        tag: bool = False,
     ):
-        """``models``: the classifiers' folder to tag kept documents with (None: no tags)."""
+        """``tag``: tag kept documents with the shipped classifiers, found where the
+        worker running the rank has procmix installed (another host's path may differ)."""
         super().__init__()
         self.out = out
         self.ingest_ranks = ingest_ranks
         self.extra_types = extra_types
-        self.models = models
+        self.tag = tag
+
+    def needs(self, rank: int, world_size: int) -> list[str]:
+        names = Layout.names()
+        paths = [names.doc_offsets_file, names.clusters]
+        return [str(p) for p in [*paths, names.ingest_docs(rank), names.quarantine_file(rank)]]
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
@@ -101,7 +109,7 @@ class WriteOutputs(PipelineStep):
             layout.clusters, filters=[("node", ">=", first), ("node", "<", end)]
         )
         cluster_nodes = clusters["node"].to_numpy()
-        out_schema = docs_schema(self.extra_types, tag=self.models is not None)
+        out_schema = docs_schema(self.extra_types, tag=self.tag)
         with (
             AtomicParquetWriter(layout.docs_file(rank), out_schema) as docs,
             AtomicParquetWriter(layout.ledger_file(rank), schema.LEDGER_SCHEMA) as ledger,
@@ -179,10 +187,10 @@ class WriteOutputs(PipelineStep):
         columns = {name: kept_batch[name] for name in schema.INGEST_SCHEMA.names if name != "extra"}
         columns["cluster_id"] = pa.array(representative[kept])
         columns["cluster_size"] = pa.array(size[kept])
-        if self.models is not None:
+        if self.tag:
             # CPU time, not wall time: the figure is per core, whatever else shares it.
             started = time.process_time()
-            columns.update(shared_tagger(self.models).tag(kept_batch["text"]))
+            columns.update(shared_tagger(str(MODELS_DIR)).tag(kept_batch["text"]))
             self.stat_update(TAG_MICROSECONDS, value=round((time.process_time() - started) * 1e6))
         extras = [orjson.loads(e) if e else {} for e in kept_batch["extra"].to_pylist()]
         for key, type_name in self.extra_types.items():

@@ -8,11 +8,12 @@ as on-disk intermediates that the dedup stages read by band.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import orjson
@@ -22,26 +23,17 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from pipeline import schema
-from pipeline.atomic import AtomicParquetWriter, atomic_path, write_json
 from pipeline.layout import DedupParams, Layout
 from pipeline.minhash import minhash_signatures
-from pipeline.readers import read_records
+from procmix_core.atomic import AtomicParquetWriter, atomic_path, write_json
+from procmix_core.hashing import GOLDEN_GAMMA, MIX_MULTIPLIER_1
+from procmix_core.readers import SOURCE_FIELD, document_source, read_records, source_name
+from procmix_core.storage import Location
+from procmix_core.tokens import estimated_tokens
 
-# n_tokens is an estimate: ~4 UTF-8 bytes per token, what GPT-2/Llama-style BPE
-# vocabularies give on English prose. Mixtures can recount with a real tokenizer.
-BYTES_PER_TOKEN = 4
 BATCH_DOCS = 2000
 BATCH_BYTES = 8 << 20
 _SCALARS = (str, int, float, bool)
-_BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def source_name(path: str) -> str:
-    """A file's name without folders or format suffixes: the default ``source``."""
-    name = os.path.basename(path)
-    for suffix in (".gz", ".zst", ".jsonl", ".json", ".ndjson", ".parquet"):
-        name = name.removesuffix(suffix)
-    return name
 
 
 def _as_id(value: object) -> str | None:
@@ -62,7 +54,7 @@ class ReadAndValidate(PipelineStep):
 
     def __init__(
         self,
-        files: list[str],
+        files: list[Location],
         names: list[str],
         out: str,
         text_key: str = "text",
@@ -76,6 +68,10 @@ class ReadAndValidate(PipelineStep):
         self.text_key = text_key
         self.id_key = id_key
         self.max_chars = max_chars
+
+    def needs(self, rank: int, world_size: int) -> list[str]:
+        """Nothing from the run folder: inputs are read where they are."""
+        return []
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data:
@@ -91,7 +87,7 @@ class ReadAndValidate(PipelineStep):
                     self.text_key,
                     self.max_chars,
                     layout.quarantine_files,
-                    f"{rank:05d}-{os.path.basename(self.files[index])}.quarantined",
+                    f"{rank:05d}-{self.files[index].name}.quarantined",
                 )
                 yield from self._documents(self.names[index], records, quarantine)
                 reports.append(vars(report) | {"name": self.names[index]})
@@ -128,7 +124,7 @@ class ReadAndValidate(PipelineStep):
             extra = record.fields
             text = extra.pop(text_key)
             user_id = extra.pop(id_key, None)
-            record_source = extra.pop("source", None)
+            record_source = extra.pop(SOURCE_FIELD, None)
             for k in [k for k, v in extra.items() if not isinstance(v, _SCALARS)]:
                 del extra[k]
             documents += 1
@@ -137,7 +133,7 @@ class ReadAndValidate(PipelineStep):
                 id=key,
                 metadata={
                     "id": _as_id(user_id),
-                    "source": record_source if isinstance(record_source, str) else source,
+                    "source": document_source(record_source, source),
                     "source_file": name,
                     "source_row": record.row,
                     "extra": extra,
@@ -189,11 +185,44 @@ def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     hashes = np.zeros((n, bands), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(rows):
-            hashes = hashes * _BAND_MIX + values[:, :, j]
+            hashes = hashes * GOLDEN_GAMMA + values[:, :, j]
         hashes ^= hashes >> np.uint64(31)
-        hashes *= np.uint64(0xBF58476D1CE4E5B9)
+        hashes *= MIX_MULTIPLIER_1
         hashes ^= hashes >> np.uint64(29)
     return np.ascontiguousarray(hashes.T)
+
+
+@dataclass
+class RawFiles:
+    """The raw intermediates one ingest rank writes beside its documents, one per name.
+
+    Each is a file open for writing beside its target (``procmix_core.atomic``):
+    it appears when the rank's ``ExitStack`` closes without error, else vanishes.
+    """
+
+    signatures: BinaryIO  # MinHash signatures, num_perm uint32 per document
+    bands: list[BinaryIO]  # per LSH band, one uint64 hash per document
+    content_low: BinaryIO  # the exact band: low half of the 128-bit content hash
+    content_high: BinaryIO  # its high half
+    filled_bins: BinaryIO  # MinHash bins each document filled itself, uint16
+    texts: BinaryIO  # every text's UTF-8 bytes back to back
+    text_ends: BinaryIO  # where each text ends in ``texts``, int64
+
+    @classmethod
+    def open(cls, stack: ExitStack, layout: Layout, rank: int, params: DedupParams) -> RawFiles:
+        def writer(path: Path) -> BinaryIO:
+            # Exits in reverse: the file closes, then appears (or vanishes on error).
+            return stack.enter_context(open(stack.enter_context(atomic_path(path)), "wb"))
+
+        return cls(
+            signatures=writer(layout.signatures(rank)),
+            bands=[writer(layout.band_hashes(rank, b)) for b in range(params.bands)],
+            content_low=writer(layout.band_hashes(rank, params.exact_band)),
+            content_high=writer(layout.content_hash_high(rank)),
+            filled_bins=writer(layout.filled_bins(rank)),
+            texts=writer(layout.raw_texts(rank)),
+            text_ends=writer(layout.raw_text_ends(rank)),
+        )
 
 
 class IngestWriter(PipelineStep):
@@ -215,24 +244,16 @@ class IngestWriter(PipelineStep):
         self.out = out
         self.params = params
 
+    def needs(self, rank: int, world_size: int) -> list[str]:
+        return []
+
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         layout = Layout(Path(self.out))
-        p = self.params
-        raw_targets = [
-            layout.signatures(rank),
-            *(layout.band_hashes(rank, b) for b in range(p.bands + 1)),
-            layout.content_hash_high(rank),
-            layout.filled_bins(rank),
-            layout.raw_texts(rank),
-            layout.raw_text_ends(rank),
-        ]
         extra_types: dict[str, set[str]] = {}
         documents = 0
         text_bytes = 0
         with ExitStack() as stack:
-            # Exits in reverse: raw files close, then appear (or vanish on error).
-            tmp_paths = [stack.enter_context(atomic_path(path)) for path in raw_targets]
-            handles = [stack.enter_context(open(t, "wb")) for t in tmp_paths]
+            raw = RawFiles.open(stack, layout, rank, self.params)
             writer = stack.enter_context(
                 AtomicParquetWriter(
                     layout.ingest_docs(rank), schema.INGEST_SCHEMA, compression_level=1
@@ -245,7 +266,7 @@ class IngestWriter(PipelineStep):
                     batch.append(doc)
                     size += len(doc.text)
                 if batch and (doc is None or len(batch) >= BATCH_DOCS or size >= BATCH_BYTES):
-                    text_bytes += self._write(batch, writer, handles, extra_types, text_bytes)
+                    text_bytes += self._write(batch, writer, raw, extra_types, text_bytes)
                     documents += len(batch)
                     yield from batch
                     batch, size = [], 0
@@ -259,7 +280,9 @@ class IngestWriter(PipelineStep):
             },
         )
 
-    def _write(self, batch: list[Document], writer, handles, extra_types, text_start: int) -> int:
+    def _write(
+        self, batch: list[Document], writer, raw: RawFiles, extra_types, text_start: int
+    ) -> int:
         """Write one batch; ``text_start`` is where its texts begin in the rank's raw texts."""
         p = self.params
         texts = pa.array([d.text for d in batch], pa.large_string())
@@ -280,17 +303,17 @@ class IngestWriter(PipelineStep):
             # A document with no words must only meet its exact copies: its bands come
             # from its content hash, never from the (constant) empty signature.
             if not has_shingles.all():
-                salt = np.arange(1, p.bands + 1, dtype=np.uint64)[:, None] * _BAND_MIX
+                salt = np.arange(1, p.bands + 1, dtype=np.uint64)[:, None] * GOLDEN_GAMMA
                 with np.errstate(over="ignore"):
                     bands[:, ~has_shingles] = low[~has_shingles][None, :] ^ salt
-        handles[0].write(signatures.tobytes())
-        for b in range(p.bands):
-            handles[1 + b].write(bands[b].tobytes())
-        handles[1 + p.bands].write(low.tobytes())
-        handles[2 + p.bands].write(high.tobytes())
-        handles[3 + p.bands].write(filled.astype(np.uint16).tobytes())
-        handles[4 + p.bands].write(data[ends[0] : ends[-1]])
-        handles[5 + p.bands].write((ends[1:] - ends[0] + text_start).tobytes())
+        raw.signatures.write(signatures.tobytes())
+        for band, f in zip(bands, raw.bands, strict=True):
+            f.write(band.tobytes())
+        raw.content_low.write(low.tobytes())
+        raw.content_high.write(high.tobytes())
+        raw.filled_bins.write(filled.astype(np.uint16).tobytes())
+        raw.texts.write(data[ends[0] : ends[-1]])
+        raw.text_ends.write((ends[1:] - ends[0] + text_start).tobytes())
 
         extras = [d.metadata["extra"] for d in batch]
         for key, kinds in field_types(extras).items():
@@ -304,7 +327,7 @@ class IngestWriter(PipelineStep):
             "source_file": [m["source_file"] for m in metadata],
             "source_row": [m["source_row"] for m in metadata],
             "n_chars": [len(d.text) for d in batch],
-            "n_tokens": np.maximum(1, -(-n_bytes // BYTES_PER_TOKEN)),
+            "n_tokens": estimated_tokens(n_bytes),
             "content_hash": [digests[16 * i : 16 * i + 16].hex() for i in range(len(batch))],
             "extra": [orjson.dumps(e).decode() if e else None for e in extras],
         }

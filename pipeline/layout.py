@@ -1,4 +1,8 @@
-"""Where every file of a prepare run lives, final outputs and intermediates alike."""
+"""Where every file of a prepare run lives, final outputs and intermediates alike.
+
+The published part (docs, ledger, quarantine, summary, stats) is
+``procmix_core.layout.CorpusLayout``, which readers of a corpus use.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import atomic_path
+from procmix_core.atomic import atomic_path
+from procmix_core.layout import CorpusLayout
 
 
 @dataclass(frozen=True)
@@ -39,22 +44,13 @@ class DedupParams:
 
 
 @dataclass(frozen=True)
-class Layout:
-    """Paths under a prepare output folder ``out``."""
+class Layout(CorpusLayout):
+    """Paths under a prepare output folder ``out``: the published ones and the intermediates."""
 
-    out: Path
-
-    @property
-    def docs(self) -> Path:
-        return self.out / "docs"
-
-    @property
-    def ledger(self) -> Path:
-        return self.out / "ledger"
-
-    @property
-    def quarantine(self) -> Path:
-        return self.out / "quarantine"
+    @classmethod
+    def names(cls) -> Layout:
+        """The same paths relative to the folder: what a step ``needs`` from a remote run."""
+        return cls(Path())
 
     @property
     def quarantine_files(self) -> Path:
@@ -67,18 +63,6 @@ class Layout:
     @property
     def logs(self) -> Path:
         return self.out / "_logs"
-
-    @property
-    def summary(self) -> Path:
-        return self.out / "summary.json"
-
-    @property
-    def run_config(self) -> Path:
-        return self.out / "run.json"
-
-    @property
-    def stats_db(self) -> Path:
-        return self.out / "stats.duckdb"
 
     @property
     def clusters(self) -> Path:

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from procmix_core.hashing import GOLDEN_GAMMA, mix64
+
 SHINGLE_WORDS = 5
 
 _SEPARATOR = 32
@@ -28,7 +30,8 @@ _WORD_BYTES = bytes(
 )
 # Unicode punctuation common in real text, folded like its ASCII twin.
 _UNICODE_PUNCTUATION = "[\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb]"
-_SHINGLE_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
+# SplitMix64's odd constant multiplies word hashes into shingle hashes.
+_SHINGLE_HASH_BASE = GOLDEN_GAMMA
 _EMPTY_BIN = np.uint32(0xFFFFFFFF)
 
 
@@ -173,13 +176,8 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 def _mix(hashes: np.ndarray, seed: int) -> np.ndarray:
     """splitmix64's finaliser over ``hashes ^ seed``: each output bit depends on all input bits."""
     with np.errstate(over="ignore"):
-        x = hashes ^ (np.uint64(seed) * _SHINGLE_HASH_BASE)
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return x
+        x = hashes ^ (np.uint64(seed) * GOLDEN_GAMMA)
+    return mix64(x)
 
 
 def _densify(signatures: np.ndarray, empty: np.ndarray) -> None:

@@ -2,24 +2,28 @@
 
 Four stages, each a datatrove pipeline run as ranks by the chosen executor:
 
-1. ingest    — one rank per input file: ReadAndValidate → IngestWriter
-2. buckets   — one rank per (band, partition): LshBuckets
-3. clusters  — one rank: NearDuplicateClusters
-4. finalize  — one rank per input file: WriteOutputs
+1. ``INGEST``   — one rank per input file: ReadAndValidate → IngestWriter
+2. ``BUCKETS``  — one rank per (band, partition): LshBuckets
+3. ``CLUSTERS`` — one rank: NearDuplicateClusters
+4. ``FINALIZE`` — one rank per input file: WriteOutputs
 
 Ranks are fixed by the input (never by the worker count), documents are
 numbered in input-file order, and every choice is made from those numbers,
 so output files are identical whatever executor or number of workers ran
 them. Completion markers under ``_logs`` make a rerun resume where a killed
 run stopped.
+
+An ``s3://`` (or other URL) ``-o`` is filled through local scratch folders:
+each rank uploads what it wrote (``pipeline.executors``), the driver works in
+a ``Workspace`` of its own, fetching the few intermediates it reads and
+uploading what it writes, summary.json last.
 """
 
 from __future__ import annotations
 
 import glob
 import json
-import os
-import shutil
+import posixpath
 import sys
 import threading
 import time
@@ -28,21 +32,22 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
-from classifiers.model import MODELS_DIR
 from classifiers.tagging import models_summary
-from pipeline import __version__
-from pipeline.atomic import write_json
 from pipeline.dedup import LshBuckets, NearDuplicateClusters
 from pipeline.executors import make_executor
 from pipeline.finalize import TAG_MICROSECONDS, WriteOutputs, extra_column_types
 from pipeline.ingest import IngestWriter, ReadAndValidate
 from pipeline.layout import DedupParams, Layout
-from pipeline.readers import INPUT_SUFFIXES
 from pipeline.stats import build_stats_db, fate_counts
+from procmix_core import __version__
+from procmix_core.layout import RUN_FILE, SUMMARY_FILE
+from procmix_core.output import FolderInUse, claim_output_folder
+from procmix_core.readers import DEFAULT_MAX_CHARS, INPUT_SUFFIXES
+from procmix_core.storage import Location, Workspace, is_url, workspace
 
-DEFAULT_MAX_CHARS = 5_000_000
 PROGRESS_EVERY_S = 10.0
 
 
@@ -69,37 +74,63 @@ class PrepareConfig:
     overwrite: bool = False
     # Tag kept documents with the shipped classifiers (content type, task type).
     tag: bool = True
+    # fsspec options for URL inputs and output (credentials, endpoint); never written anywhere.
+    storage_options: dict = field(default_factory=dict)
 
 
-def resolve_inputs(patterns: list[str]) -> list[Path]:
-    """Files named by ``patterns`` (files, folders searched recursively, or globs), sorted."""
+def _local_inputs(pattern: str) -> list[Location]:
     found: set[Path] = set()
-    for pattern in patterns:
-        matches = [Path(pattern)] if Path(pattern).exists() else map(Path, glob.glob(pattern))
-        for match in matches:
-            if match.is_dir():
-                found.update(
-                    p for p in match.rglob("*") if p.is_file() and p.name.endswith(INPUT_SUFFIXES)
-                )
-            elif match.is_file():
-                found.add(match)
-    return sorted(found, key=lambda p: str(p.resolve()))
+    matches = [Path(pattern)] if Path(pattern).exists() else map(Path, glob.glob(pattern))
+    for match in matches:
+        if match.is_dir():
+            found.update(
+                p for p in match.rglob("*") if p.is_file() and p.name.endswith(INPUT_SUFFIXES)
+            )
+        elif match.is_file():
+            found.add(match)
+    return [Location.of(p.resolve()) for p in found]
 
 
-def input_names(files: list[Path]) -> list[str]:
+def _remote_inputs(pattern: str, options: dict) -> list[Location]:
+    where = Location.of(pattern, options)
+    where.check()
+    fs, protocol = where.fs, pattern.split("://", 1)[0]
+    if fs.isdir(where.path):
+        paths = [p for p in fs.find(where.path) if p.endswith(INPUT_SUFFIXES)]
+    else:
+        paths = fs.glob(where.path) if glob.has_magic(where.path) else [where.path]
+        paths = [p for p in paths if fs.isfile(p)]
+    return [Location.of(f"{protocol}://{p}", options) for p in paths]
+
+
+def resolve_inputs(patterns: list[str], options: dict | None = None) -> list[Location]:
+    """Files named by ``patterns`` (files, folders searched recursively, or globs; local
+    paths or URLs), sorted by full path."""
+    found = {
+        f
+        for pattern in patterns
+        for f in (
+            _remote_inputs(pattern, options or {}) if is_url(pattern) else _local_inputs(pattern)
+        )
+    }
+    return sorted(found, key=lambda f: f.url)
+
+
+def input_names(files: list[Location]) -> list[str]:
     """Each file's path relative to the deepest folder holding them all."""
-    resolved = [p.resolve() for p in files]
-    root = Path(os.path.commonpath([p.parent for p in resolved]))
-    return [str(p.relative_to(root)) for p in resolved]
+    paths = [f.path if f.remote else f.url for f in files]
+    try:
+        root = posixpath.commonpath([posixpath.dirname(p) for p in paths])
+    except ValueError:
+        raise PrepareError("inputs must be all local files or all on one object store") from None
+    return [posixpath.relpath(p, root) for p in paths]
 
 
-def _fingerprint(config: PrepareConfig, files: list[Path], names: list[str]) -> dict:
+def _fingerprint(config: PrepareConfig, files: list[Location], names: list[str]) -> dict:
     """What determines the output: a rerun with the same fingerprint resumes."""
     return {
         "procmix": __version__,
-        "inputs": [
-            {"name": n, "bytes": f.stat().st_size} for n, f in zip(names, files, strict=True)
-        ],
+        "inputs": [{"name": n, "bytes": f.size()} for n, f in zip(names, files, strict=True)],
         "text_key": config.text_key,
         "id_key": config.id_key,
         "max_chars": config.max_chars,
@@ -130,12 +161,16 @@ def _scheduler(config: PrepareConfig) -> Iterator[str | None]:
 
 
 def _watch_progress(
-    stage: str, tasks: int, completions: Path, log: Callable[[str], None], done: threading.Event
+    stage: str,
+    tasks: int,
+    completions: Location,
+    log: Callable[[str], None],
+    done: threading.Event,
 ) -> None:
     started = time.monotonic()
     last = -1
     while not done.wait(PROGRESS_EVERY_S):
-        finished = len(list(completions.glob("*"))) if completions.exists() else 0
+        finished = len(completions.files())
         if finished != last:
             log(f"  {stage}: {finished}/{tasks} tasks done ({time.monotonic() - started:.0f} s)")
             last = finished
@@ -147,13 +182,15 @@ def _quiet_datatrove() -> None:
     logger.add(sys.stderr, level="WARNING")
 
 
-def _step_seconds(logs: Path, step_name: str) -> float:
+def _step_seconds(logs: Path, step: type[PipelineStep]) -> float:
     """Wall seconds a step spent across all ranks, from datatrove's per-rank stats."""
+    # datatrove names a step's stats by its repr, "<type>: <name>".
+    name = f"{step.type}: {step.name}"
     total = 0.0
     for path in sorted((logs / "stats").glob("*.json")):
-        for step in json.loads(path.read_text()):
-            timing = step["time_stats"]
-            if step["name"].endswith(step_name) and isinstance(timing, dict):
+        for entry in json.loads(path.read_text()):
+            timing = entry["time_stats"]
+            if entry["name"] == name and isinstance(timing, dict):
                 total += timing["total"]
     return total
 
@@ -169,147 +206,204 @@ def _stat_total(logs: Path, stat: str) -> float:
     return total
 
 
+# The stages, in order; each name is its folder under _logs and its key in summary["stages"].
+INGEST, BUCKETS, CLUSTERS, FINALIZE = "ingest", "buckets", "clusters", "finalize"
+LOGS = Layout.names().logs.name
+# The per-rank ingest reports the driver reads after ingest.
+_REPORTS = (Layout.names().ingest_report, Layout.names().read_report)
+# The steps whose time is the run's dedup time (signatures, buckets, clusters).
+DEDUP_STEPS = ((INGEST, IngestWriter), (BUCKETS, LshBuckets), (CLUSTERS, NearDuplicateClusters))
+
+
+@dataclass
+class Stage:
+    """One stage: a datatrove pipeline run as ``tasks`` ranks."""
+
+    name: str
+    pipeline: list[PipelineStep]
+    tasks: int
+
+
+class StageRunner:
+    """Runs stages with the run's executor, logging progress; ``seconds`` per stage name.
+
+    ``space`` is the driver's view of the run folder: ``space.remote`` is where
+    ranks read and write, ``space.local`` where the driver reads what it fetched.
+    """
+
+    def __init__(
+        self,
+        config: PrepareConfig,
+        space: Workspace,
+        scheduler: str | None,
+        log: Callable[[str], None],
+    ):
+        self.config, self.space, self.scheduler, self.log = config, space, scheduler, log
+        self.layout = Layout(space.local)
+        self.seconds: dict[str, float] = {}
+
+    def run(self, stage: Stage) -> None:
+        """Run every rank of ``stage`` not yet complete; raise if any is missing after."""
+        started = time.perf_counter()
+        out = self.space.remote
+        logs = out.join(LOGS, stage.name)
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=_watch_progress,
+            args=(stage.name, stage.tasks, logs.join("completions"), self.log, done),
+            daemon=True,
+        )
+        watcher.start()
+        try:
+            make_executor(
+                self.config.executor,
+                stage.pipeline,
+                stage.tasks,
+                self.config.workers,
+                logs,
+                out,
+                self.scheduler,
+            ).run()
+        finally:
+            done.set()
+            watcher.join()
+        _check_complete(stage.name, logs, stage.tasks)
+        self.seconds[stage.name] = round(time.perf_counter() - started, 3)
+        self.log(f"  {stage.name}: {stage.tasks} tasks, {self.seconds[stage.name]:.1f} s")
+
+
+def _run_stages(runner: StageRunner, files: list[Location], names: list[str]) -> None:
+    """ingest -> buckets -> clusters -> finalize, one input file per ingest/finalize rank."""
+    config, layout, space = runner.config, runner.layout, runner.space
+    out, params, ranks = space.remote.url, config.dedup, len(files)
+    reader = ReadAndValidate(files, names, out, config.text_key, config.id_key, config.max_chars)
+    runner.run(Stage(INGEST, [reader, IngestWriter(out, params)], ranks))
+    space.fetch(str(report(r)) for r in range(ranks) for report in _REPORTS)
+    layout.write_doc_offsets(ranks)
+    space.publish([str(Layout.names().doc_offsets_file)])
+    bucket_tasks = (params.bands + 1) * params.bucket_partitions
+    runner.run(Stage(BUCKETS, [LshBuckets(out, ranks, params)], bucket_tasks))
+    runner.run(Stage(CLUSTERS, [NearDuplicateClusters(out, ranks, params)], 1))
+    extra_types = extra_column_types(
+        [layout.read_ingest_report(r)["extra_types"] for r in range(ranks)]
+    )
+    finalize = WriteOutputs(out, ranks, extra_types, tag=config.tag)
+    runner.run(Stage(FINALIZE, [finalize], ranks))
+
+
 def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> dict:
     """Run (or resume) prepare; return the summary that is also written to summary.json."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    files = resolve_inputs(config.inputs)
+    out = Location.of(config.out, config.storage_options)
+    out.check()
+    files = resolve_inputs(config.inputs, config.storage_options)
     if not files:
         raise PrepareError(
             f"no input files matched {' '.join(config.inputs)}: give JSONL (.jsonl, .jsonl.gz, "
             ".jsonl.zst) or Parquet files, folders holding them, or globs"
         )
     names = input_names(files)
-    layout = Layout(Path(config.out))
-    fingerprint = _fingerprint(config, files, names)
-    _claim_output(layout, fingerprint, config.overwrite)
-    if layout.summary.exists():
-        log(f"{layout.out} is already complete for these inputs and settings; nothing to do")
-        return json.loads(layout.summary.read_text())
+    _claim_output(out, _fingerprint(config, files, names), config.overwrite)
+    summary_file = out.join(SUMMARY_FILE)
+    if summary_file.exists():
+        log(f"{config.out} is already complete for these inputs and settings; nothing to do")
+        return json.loads(summary_file.read_text())
 
     started = time.perf_counter()
     _quiet_datatrove()
-    stage_seconds: dict[str, float] = {}
-    ingest_ranks = len(files)
-    params = config.dedup
-    out = str(layout.out)
     log(
-        f"procmix prepare: {len(files)} input files -> {layout.out} "
+        f"procmix prepare: {len(files)} input files -> {config.out} "
         f"({config.executor} executor, {config.workers} workers)"
     )
-    with _scheduler(config) as scheduler:
-
-        def run_stage(stage: str, pipeline: list, tasks: int) -> None:
-            stage_start = time.perf_counter()
-            logs = layout.logs / stage
-            done = threading.Event()
-            watcher = threading.Thread(
-                target=_watch_progress,
-                args=(stage, tasks, logs / "completions", log, done),
-                daemon=True,
-            )
-            watcher.start()
-            try:
-                make_executor(
-                    config.executor, pipeline, tasks, config.workers, str(logs), scheduler
-                ).run()
-            finally:
-                done.set()
-                watcher.join()
-            _check_complete(stage, logs, tasks)
-            stage_seconds[stage] = round(time.perf_counter() - stage_start, 3)
-            log(f"  {stage}: {tasks} tasks, {stage_seconds[stage]:.1f} s")
-
-        run_stage(
-            "ingest",
-            [
-                ReadAndValidate(
-                    [str(f) for f in files],
-                    names,
-                    out,
-                    config.text_key,
-                    config.id_key,
-                    config.max_chars,
-                ),
-                IngestWriter(out, params),
-            ],
-            ingest_ranks,
-        )
-        layout.write_doc_offsets(ingest_ranks)
-        run_stage(
-            "buckets",
-            [LshBuckets(out, ingest_ranks, params)],
-            (params.bands + 1) * params.bucket_partitions,
-        )
-        run_stage("clusters", [NearDuplicateClusters(out, ingest_ranks, params)], 1)
-        extra_types = extra_column_types(
-            [layout.read_ingest_report(r)["extra_types"] for r in range(ingest_ranks)]
-        )
-        models = str(MODELS_DIR) if config.tag else None
-        run_stage("finalize", [WriteOutputs(out, ingest_ranks, extra_types, models)], ingest_ranks)
-
-    build_stats_db(layout.out)
-    summary = _summary(layout, config, ingest_ranks, stage_seconds, time.perf_counter() - started)
+    with workspace(out) as space:
+        with _scheduler(config) as scheduler:
+            runner = StageRunner(config, space, scheduler, log)
+            _run_stages(runner, files, names)
+        build_stats_db(space)
+        for stage in (INGEST, BUCKETS, CLUSTERS, FINALIZE):
+            space.fetch_folder(f"{LOGS}/{stage}/stats")
+        elapsed = time.perf_counter() - started
+        summary = _summary(runner.layout, out, config, len(files), runner.seconds, elapsed)
     if not config.keep_work:
-        shutil.rmtree(layout.work, ignore_errors=True)
-    write_json(layout.summary, summary)
+        out.join(Layout.names().work.name).remove()
+    summary_file.write_json(summary)
     if summary["kept"] == 0:
         raise PrepareError(
             f"no usable document in the input: {summary['quarantined']} records quarantined "
-            f"(reasons in {layout.quarantine}); check --text-key and the input format",
+            f"(reasons in {out.join(Layout.names().quarantine.name).url}); check --text-key "
+            "and the input format",
             exit_code=1,
         )
     return summary
 
 
-def _claim_output(layout: Layout, fingerprint: dict, overwrite: bool) -> None:
+def _claim_output(out: Location, fingerprint: dict, overwrite: bool) -> None:
     """Make ``out`` ours: new, or a run of the same inputs and settings (resume)."""
-    if layout.run_config.exists():
-        previous = json.loads(layout.run_config.read_text())
-        if previous == fingerprint:
-            return
-        if not overwrite:
-            raise PrepareError(
-                f"{layout.out} holds a prepare run with other inputs or settings; "
-                "use another -o folder, or --overwrite to replace it"
-            )
-        shutil.rmtree(layout.out)
-    elif layout.out.exists() and any(layout.out.iterdir()):
-        raise PrepareError(
-            f"{layout.out} exists and is not a procmix prepare output; choose an empty or new -o"
-        )
+    run_config = out.join(RUN_FILE)
     try:
-        layout.out.mkdir(parents=True, exist_ok=True)
-        write_json(layout.run_config, fingerprint)
+        if run_config.exists() and json.loads(run_config.read_text()) == fingerprint:
+            return
+        if out.remote:
+            _claim_remote(out, run_config, overwrite)
+        else:
+            # A folder is a prepare run's own when it has a run.json (whatever its settings).
+            claim_output_folder(
+                out.local_path(), overwrite, owned=lambda folder: (folder / RUN_FILE).exists()
+            )
+        run_config.write_json(fingerprint)
+    except FolderInUse as e:
+        if e.kind == "occupied" and e.owned:
+            raise PrepareError(
+                f"{out.url} holds a prepare run with other inputs or settings; "
+                "use another -o folder, or --overwrite to replace it"
+            ) from e
+        raise PrepareError(
+            f"{out.url} exists and is not a procmix prepare output; choose an empty or new -o"
+        ) from e
     except OSError as e:
-        raise PrepareError(f"cannot write to {layout.out}: {e}") from e
+        raise PrepareError(f"cannot write to {out.url}: {e}") from e
 
 
-def _check_complete(stage: str, logs: Path, tasks: int) -> None:
-    finished = len(list((logs / "completions").glob("*")))
+def _claim_remote(out: Location, run_config: Location, overwrite: bool) -> None:
+    """``claim_output_folder``'s rule on object storage, where a folder is a key prefix."""
+    if not out.files():
+        return
+    owned = run_config.exists()
+    if not overwrite:
+        raise FolderInUse(Path(out.path), "occupied", owned=owned)
+    if not owned:
+        raise FolderInUse(Path(out.path), "foreign", owned=False)
+    out.remove()
+
+
+def _check_complete(stage: str, logs: Location, tasks: int) -> None:
+    finished = len(logs.join("completions").files())
     if finished < tasks:
         raise PrepareError(
-            f"stage {stage}: only {finished}/{tasks} tasks finished; see {logs}/logs. "
+            f"stage {stage}: only {finished}/{tasks} tasks finished; see {logs.url}/logs. "
             "Rerun the same command to resume.",
             exit_code=1,
         )
 
 
 def _summary(
-    layout: Layout, config: PrepareConfig, ranks: int, stage_seconds: dict, elapsed: float
+    layout: Layout,
+    out: Location,
+    config: PrepareConfig,
+    ranks: int,
+    stage_seconds: dict,
+    elapsed: float,
 ) -> dict:
+    """``layout`` holds the run's reports and stats (fetched when ``out`` is remote)."""
     reads = [entry for r in range(ranks) for entry in json.loads(layout.read_report(r).read_text())]
     ingests = [layout.read_ingest_report(r) for r in range(ranks)]
-    counts = fate_counts(layout.out)
+    counts = fate_counts(out)
     fates = counts["fates"]
     input_bytes = sum(entry["bytes_read"] for entry in reads)
-    dedup_seconds = (
-        _step_seconds(layout.logs / "ingest", "dedup keys + ingest writer")
-        + _step_seconds(layout.logs / "buckets", "lsh buckets")
-        + _step_seconds(layout.logs / "clusters", "near-duplicate clusters")
-    )
+    dedup_seconds = sum(_step_seconds(layout.logs / stage, step) for stage, step in DEDUP_STEPS)
     summary = {
         "procmix": __version__,
-        "out": str(layout.out),
+        "out": config.out,
         "files": len(reads),
         "file_warnings": {e["name"]: e["warnings"] for e in reads if e["warnings"]},
         "blank_lines": sum(e["blank_lines"] for e in reads),
@@ -330,7 +424,7 @@ def _summary(
         "dedup": asdict(config.dedup),
     }
     if config.tag:
-        tag_seconds = _stat_total(layout.logs / "finalize", TAG_MICROSECONDS) / 1e6
+        tag_seconds = _stat_total(layout.logs / FINALIZE, TAG_MICROSECONDS) / 1e6
         summary["tag_seconds"] = round(tag_seconds, 3)
         summary["tag_mb_per_s_per_core"] = (
             round(input_bytes / 1e6 / tag_seconds, 3) if tag_seconds else None

@@ -10,29 +10,32 @@ import pyarrow as pa
 
 from classifiers.taxonomy import TOP3_TYPE
 
+# Quarantine reasons: defined where the reader gives them, named here beside the schemas.
+from procmix_core.reasons import (  # noqa: F401 (re-exported)
+    CORRUPT_COMPRESSED_STREAM,
+    CORRUPT_PARQUET,
+    EMPTY_TEXT,
+    INVALID_UTF8,
+    MALFORMED_JSON,
+    MISSING_TEXT,
+    MISSING_TEXT_COLUMN,
+    NON_STRING_TEXT,
+    NOT_AN_OBJECT,
+    NULL_TEXT,
+    TOO_LARGE,
+    UNREADABLE_FILE,
+    WHITESPACE_TEXT,
+)
+
 FATE_KEPT = "kept"
 FATE_EXACT_DUPLICATE = "exact_duplicate"
 FATE_NEAR_DUPLICATE = "near_duplicate"
 FATE_QUARANTINED = "quarantined"
 FATES = (FATE_KEPT, FATE_EXACT_DUPLICATE, FATE_NEAR_DUPLICATE, FATE_QUARANTINED)
 
-# Quarantine reasons: machine-readable, one per way a record can be unusable.
-MALFORMED_JSON = "malformed_json"
-NOT_AN_OBJECT = "not_an_object"
-INVALID_UTF8 = "invalid_utf8"
-MISSING_TEXT = "missing_text"
-NULL_TEXT = "null_text"
-NON_STRING_TEXT = "non_string_text"
-EMPTY_TEXT = "empty_text"
-WHITESPACE_TEXT = "whitespace_text"
-TOO_LARGE = "too_large"
-CORRUPT_COMPRESSED_STREAM = "corrupt_compressed_stream"
-CORRUPT_PARQUET = "corrupt_parquet"
-MISSING_TEXT_COLUMN = "missing_text_column"
-UNREADABLE_FILE = "unreadable_file"
-
 # Columns every kept document has; input fields that are scalars follow them,
-# renamed with INPUT_PREFIX when they collide with one of these.
+# renamed ``input_<name>`` when they collide with one of these
+# (``procmix_core.readers.input_field_name``).
 DOCS_SCHEMA = pa.schema(
     [
         pa.field("doc_key", pa.string(), nullable=False),
@@ -48,11 +51,9 @@ DOCS_SCHEMA = pa.schema(
         pa.field("cluster_size", pa.int64(), nullable=False),
     ]
 )
-INPUT_PREFIX = "input_"
-
 # Columns the classifier tagging step adds after DOCS_SCHEMA (``prepare`` tags
-# by default). Input fields with these names are renamed with INPUT_PREFIX
-# too, so a corpus's own ``task_type`` label lands in ``input_task_type``.
+# by default). Input fields with these names are renamed too, so a corpus's
+# own ``task_type`` label lands in ``input_task_type``.
 TAG_SCHEMA = pa.schema(
     [
         pa.field("content_type", pa.string()),

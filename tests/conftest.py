@@ -1,26 +1,17 @@
-"""Shared fixtures: the real sample data and a folder of realistically broken inputs."""
+"""Shared fixtures: the real sample data, broken inputs, one small prepared corpus."""
 
 from __future__ import annotations
 
-import gzip
-import io
-import itertools
-import json
-import os
+from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-import zstandard
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("PROCMIX_DATA", REPO.parent / "shared" / "data"))
+from support import s3
+from support.data import DATA, prepare_quietly, read_jsonl_gz, write_bad_inputs, write_jsonl
 
-
-def read_jsonl_gz(name: str, limit: int | None = None) -> list[dict]:
-    with gzip.open(DATA / name, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in itertools.islice(f, limit)]
+# Commands (tldr) and fiction (Gutenberg): what the two content types look like.
+SMALL_SOURCES = {"tldr.jsonl.gz": 150, "gutenberg_literature.jsonl.gz": 60}
 
 
 @pytest.fixture(scope="session")
@@ -30,67 +21,40 @@ def data_dir() -> Path:
     return DATA
 
 
-def write_bad_inputs(folder: Path) -> dict[str, int]:
-    """Write one file per kind of bad input; return expected quarantine counts by reason."""
-    folder.mkdir(parents=True, exist_ok=True)
-    good = read_jsonl_gz("theolb.jsonl.gz", 12)
-    lines = [json.dumps(r).encode() for r in good]
-
-    mixed = [
-        lines[0],
-        b'{"id": "broken", "text": "unterminated',  # malformed_json
-        b"[1, 2, 3]",  # not_an_object
-        b'{"id": "bad-bytes", "text": "caf\xe9 au lait"}',  # invalid_utf8 (latin-1 byte)
-        b'{"id": "no-text", "body": "text is elsewhere"}',  # missing_text
-        b'{"id": "null-text", "text": null}',  # null_text
-        b'{"id": "number-text", "text": 42}',  # non_string_text
-        b'{"id": "empty", "text": ""}',  # empty_text
-        b'{"id": "blank", "text": "  \\n\\t "}',  # whitespace_text
-        json.dumps({"id": "huge", "text": "word " * 5000}).encode(),  # too_large (limit 20k)
-        b"",  # blank line: not a record
-        b"   ",  # blank line: not a record
-        lines[1],
-    ]
-    # BOM at the start and CRLF line endings must not hurt the good records.
-    (folder / "mixed.jsonl").write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(mixed) + b"\r\n")
-
-    whole = gzip.compress(b"\n".join(lines[2:8]) + b"\n")
-    (folder / "truncated.jsonl.gz").write_bytes(whole[: len(whole) * 2 // 3])
-    zst = zstandard.ZstdCompressor().compress(b"\n".join(lines[8:12]) + b"\n")
-    (folder / "truncated.jsonl.zst").write_bytes(zst[: len(zst) - 40])
-    # Plain JSONL under a .gz name: read by content, with a warning.
-    (folder / "misnamed.jsonl.gz").write_bytes(b"\n".join(lines[3:5]) + b"\n")
-    (folder / "empty.jsonl").write_bytes(b"")
-
-    buffer = io.BytesIO()
-    pq.write_table(pa.table({"id": ["p1", "p2"], "body": ["a", "b"]}), buffer)
-    (folder / "no_text_column.parquet").write_bytes(buffer.getvalue())
-    buffer = io.BytesIO()
-    texts = pa.table({"id": [r["id"] for r in good], "text": [r["text"] for r in good]})
-    pq.write_table(texts, buffer)
-    (folder / "truncated.parquet").write_bytes(buffer.getvalue()[:-100])
-    # A good Parquet file reusing an id of mixed.jsonl: still a distinct document.
-    pq.write_table(
-        pa.table({"id": [good[0]["id"]], "text": [good[5]["text"]]}),
-        folder / "same_ids.parquet",
-    )
-    return {
-        "malformed_json": 1,
-        "not_an_object": 1,
-        "invalid_utf8": 1,
-        "missing_text": 1,
-        "null_text": 1,
-        "non_string_text": 1,
-        "empty_text": 1,
-        "whitespace_text": 1,
-        "too_large": 1,
-        "corrupt_compressed_stream": 2,
-        "missing_text_column": 1,
-        "corrupt_parquet": 1,
-    }
-
-
 @pytest.fixture()
 def bad_inputs(tmp_path: Path) -> tuple[Path, dict[str, int]]:
     folder = tmp_path / "bad"
     return folder, write_bad_inputs(folder)
+
+
+@pytest.fixture(scope="session")
+def small_inputs(tmp_path_factory, data_dir) -> Path:
+    """A folder of two real JSONL slices (``SMALL_SOURCES``)."""
+    folder = tmp_path_factory.mktemp("small_inputs")
+    for name, n in SMALL_SOURCES.items():
+        write_jsonl(folder / name, read_jsonl_gz(name, n))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_corpus(small_inputs, tmp_path_factory) -> Path:
+    """``small_inputs`` prepared and tagged: the corpus folder tests read but never change."""
+    out = tmp_path_factory.mktemp("small_corpus") / "corpus"
+    prepare_quietly(small_inputs, out, workers=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on loopback for the session; this process and every process it
+    starts (Dask workers, CLI subprocesses) find it and its credentials in AWS_*."""
+    with s3.moto_server() as endpoint, pytest.MonkeyPatch.context() as patch:
+        for name, value in s3.environment(endpoint).items():
+            patch.setenv(name, value)
+        yield endpoint
+
+
+@pytest.fixture()
+def bucket(s3_endpoint) -> s3.Bucket:
+    """A new, empty bucket on the session's server."""
+    return s3.new_bucket(s3_endpoint)

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_jsonl_gz
 from pipeline import schema
 from pipeline.prepare import PrepareConfig, PrepareError, prepare
+from support.data import read_jsonl_gz
 
 REAL_TEXTS = [r["text"] for r in read_jsonl_gz("tldr.jsonl.gz", 40)]
 BAD_LINES = {

@@ -10,15 +10,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from mixtures_support import LABELS, synthetic_docs, synthetic_spec, write_corpus
 
 from mixtures.corpus import CorpusError
 from mixtures.mix import mix, open_corpus, problem_for
 from mixtures.optimiser import solve
 from mixtures.spec import parse_spec
 from mixtures.verify import passed, verify
-from mixtures.writer import file_sha256
-from pipeline.cli import main
+from procmix_cli import main
+from procmix_core.hashing import file_sha256
+from support.synthetic import LABELS, synthetic_docs, synthetic_spec, write_corpus
 
 # Every procedural task type here has hundreds of documents, so a 1% task share
 # is tens of documents and the sampler's half-document rounding stays small.
@@ -45,6 +45,7 @@ def corpus(data_dir, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_mix_on_the_classifier_columns_with_noise_correction(data_dir, tmp_path, capsys):
     tagged = tmp_path / "tagged"
     assert main(["prepare", *[str(data_dir / f) for f in SUBSET[:6]], "-o", str(tagged)]) == 0

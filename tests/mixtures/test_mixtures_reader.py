@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
-from mixtures_support import synthetic_docs, synthetic_spec, write_corpus
 
 from mixtures.mix import mix
 from mixtures.reader import MixtureReader, worker_slot
 from mixtures.spec import parse_spec
+from support.synthetic import synthetic_docs, synthetic_spec, write_corpus
 
 
 def _mixture(folder: Path, order: str = "shuffled") -> Path:

@@ -18,12 +18,12 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import write_bad_inputs
 from pipeline import schema
-from pipeline.cli import main
 from pipeline.minhash import shingles
-from pipeline.prepare import PrepareConfig, PrepareError, prepare
+from pipeline.prepare import PrepareError
 from pipeline.stats import query
+from procmix_cli import main
+from support.data import prepare_quietly, write_bad_inputs
 
 SMALL_SOURCES = ["theolb.jsonl.gz", "strunk_pg37134.jsonl.gz", "healthy_life_pg10632.jsonl.gz"]
 # GSM8K rows 7473.. are the test split and 8792.. the same problems in socratic form:
@@ -59,9 +59,9 @@ def corpus(tmp_path_factory, data_dir) -> Path:
     return folder
 
 
-def _prepare(inputs: Path, out: Path, **kwargs) -> dict:
-    config = PrepareConfig(inputs=[str(inputs)], out=str(out), max_chars=20_000, **kwargs)
-    return prepare(config, log=lambda message: None)
+def _prepare(inputs: Path, out: Path, **settings) -> dict:
+    # 20,000 characters: write_bad_inputs's too_large record is over it.
+    return prepare_quietly(inputs, out, max_chars=20_000, **settings)
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +193,7 @@ def test_per_rank_stats_count_their_own_rank_only(reference):
     assert written == sum(fate != "quarantined" for fate in fates)
 
 
+@pytest.mark.slow
 def test_output_is_identical_across_executors_and_workers(corpus, reference, tmp_path):
     expected = _digests(reference)
     _prepare(corpus, tmp_path / "local2", workers=2)
@@ -201,10 +202,11 @@ def test_output_is_identical_across_executors_and_workers(corpus, reference, tmp
     assert _digests(tmp_path / "dask2") == expected
 
 
+@pytest.mark.slow
 def test_resume_after_a_killed_run_gives_identical_output(corpus, reference, tmp_path):
     out = tmp_path / "killed"
     command = [
-        sys.executable, "-m", "pipeline.cli", "prepare", str(corpus), "-o", str(out),
+        sys.executable, "-m", "procmix_cli", "prepare", str(corpus), "-o", str(out),
         "--workers", "1", "--max-chars", "20000",
     ]  # fmt: skip
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)

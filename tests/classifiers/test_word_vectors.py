@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from classifiers.dataset import read_docs
-from classifiers.model import MODELS_DIR, meta_path, sha256
+from classifiers.model import MODELS_DIR, meta_path
 from classifiers.preprocess import preprocess
 from classifiers.taxonomy import CONTENT_TYPE, TASK_TYPE
 from classifiers.train import TrainParams, fit
@@ -24,7 +24,8 @@ from classifiers.word_vectors import (
     vocabulary,
     write_vec,
 )
-from pipeline.cli import main
+from procmix_cli import main
+from procmix_core.hashing import file_sha256
 
 
 def _stand_in_teacher(words: list[str]) -> np.ndarray:
@@ -82,6 +83,7 @@ def test_fasttext_vectors_hold_every_word_cut_to_dim(tldr_lines, tmp_path):
         write_vec(broken, 4, vec)
 
 
+@pytest.mark.slow
 def test_task_head_training_starts_from_the_word_vectors(tldr_lines, tmp_path):
     words, vectors = distil(tldr_lines, 8, lambda _: None, encode=_stand_in_teacher)
     stored = tmp_path / "v.npz"
@@ -112,7 +114,7 @@ def test_shipped_word_vectors_are_the_ones_the_task_head_was_trained_from():
     assert VECTORS_FILE.stat().st_size <= 5_000_000
     meta = json.loads(meta_path(MODELS_DIR, TASK_TYPE).read_text())
     assert meta["params"]["word_vectors"] == VECTORS_FILE.name
-    assert meta["word_vectors_sha256"] == sha256(VECTORS_FILE)
+    assert meta["word_vectors_sha256"] == file_sha256(VECTORS_FILE)
     content = json.loads(meta_path(MODELS_DIR, CONTENT_TYPE).read_text())
     assert content["params"]["word_vectors"] is None
 

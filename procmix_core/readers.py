@@ -1,5 +1,11 @@
 """Streaming readers: every input record comes out once, usable or with the reason it is not.
 
+The one reader of input documents: ``prepare`` ingests with it, and the
+classifiers read labelled JSONL (``classifiers.dataset``) and tag JSONL
+(``procmix tag``) with it, so a line one of them quarantines the others skip
+for the same reason, and every document gets its ``source`` by one rule
+(``document_source``).
+
 Formats are recognised by their first bytes, not by the file name, so a
 ``.jsonl.gz`` that is really plain JSONL (or the reverse) is still read. A
 compressed stream that breaks part way keeps every line decoded before the
@@ -8,9 +14,10 @@ break and reports the rest as one record carrying the compressed byte offset.
 
 from __future__ import annotations
 
+import os
 import shutil
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from pipeline import schema
+from procmix_core import reasons
+from procmix_core.storage import Location
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -31,6 +39,31 @@ PARQUET_BATCH_ROWS = 1024
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
 INPUT_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES
+# Format suffixes a file's name loses to become its default source.
+_NAME_SUFFIXES = (".gz", ".zst", ".jsonl", ".json", ".ndjson", ".parquet")
+DEFAULT_MAX_CHARS = 5_000_000
+SOURCE_FIELD = "source"
+# An input field named like one of procmix's own columns is kept under this prefix.
+INPUT_PREFIX = "input_"
+
+
+def source_name(path: str) -> str:
+    """A file's name without folders or format suffixes: the default ``source``."""
+    name = os.path.basename(path)
+    for suffix in _NAME_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name
+
+
+def input_field_name(key: str, reserved: Collection[str]) -> str:
+    """The name an input field keeps in an output: its own, or ``input_<key>`` when ``key``
+    is one of the output's ``reserved`` columns (a corpus's ``task_type`` label, say)."""
+    return INPUT_PREFIX + key if key in reserved else key
+
+
+def document_source(value: object, file_source: str) -> str:
+    """A document's source: its own ``source`` field when that is a string, else its file's."""
+    return value if isinstance(value, str) else file_source
 
 
 @dataclass
@@ -58,9 +91,14 @@ class FileReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def sniff_format(path: str | Path) -> str:
+def _open(path: str | Path | Location):
+    """A local path with the builtin ``open``; a ``Location`` (maybe remote) through fsspec."""
+    return path.open("rb") if isinstance(path, Location) else open(path, "rb")
+
+
+def sniff_format(path: str | Path | Location) -> str:
     """``gzip``, ``zstd``, ``parquet``, ``jsonl`` or ``empty``, from the file's first bytes."""
-    with open(path, "rb") as f:
+    with _open(path) as f:
         head = f.read(4)
     if not head:
         return "empty"
@@ -100,9 +138,9 @@ def _new_decompressor(fmt: str):
     return zstandard.ZstdDecompressor().decompressobj()
 
 
-def _decompressed_chunks(path: str, fmt: str) -> Iterator[bytes]:
+def _decompressed_chunks(path: str | Location, fmt: str) -> Iterator[bytes]:
     """Yield decompressed bytes; raise StreamError at the first unreadable byte."""
-    with open(path, "rb") as f:
+    with _open(path) as f:
         if fmt == "jsonl":
             while chunk := f.read(CHUNK_BYTES):
                 yield chunk
@@ -133,7 +171,7 @@ def _decompressed_chunks(path: str, fmt: str) -> Iterator[bytes]:
             raise StreamError(offset, f"{fmt} stream ends before its end marker (truncated file)")
 
 
-def _lines(path: str, fmt: str, report: FileReport) -> Iterator[tuple[int, int, bytes]]:
+def _lines(path: str | Location, fmt: str, report: FileReport) -> Iterator[tuple[int, int, bytes]]:
     """(row, byte offset in the decompressed stream, line) for every line, blank ones too."""
     pieces: list[bytes] = []  # the current line so far, when it spans chunks
     row = 0
@@ -181,26 +219,26 @@ def _reject(
 def validate_fields(obj: object, text_key: str, max_chars: int) -> tuple[str | None, str | None]:
     """(reason, detail) why ``obj`` is not a usable document, or (None, None)."""
     if not isinstance(obj, dict):
-        return schema.NOT_AN_OBJECT, f"expected a JSON object, found {type(obj).__name__}"
+        return reasons.NOT_AN_OBJECT, f"expected a JSON object, found {type(obj).__name__}"
     if text_key not in obj:
         found = ", ".join(sorted(map(str, obj))[:10])
-        return schema.MISSING_TEXT, f"no '{text_key}' field; fields found: {found}"
+        return reasons.MISSING_TEXT, f"no '{text_key}' field; fields found: {found}"
     text = obj[text_key]
     if text is None:
-        return schema.NULL_TEXT, f"'{text_key}' is null"
+        return reasons.NULL_TEXT, f"'{text_key}' is null"
     if not isinstance(text, str):
-        return schema.NON_STRING_TEXT, f"'{text_key}' is {type(text).__name__}, expected a string"
+        return reasons.NON_STRING_TEXT, f"'{text_key}' is {type(text).__name__}, expected a string"
     if not text:
-        return schema.EMPTY_TEXT, f"'{text_key}' is an empty string"
+        return reasons.EMPTY_TEXT, f"'{text_key}' is an empty string"
     if text.isspace():
-        return schema.WHITESPACE_TEXT, f"'{text_key}' holds only whitespace"
+        return reasons.WHITESPACE_TEXT, f"'{text_key}' holds only whitespace"
     if len(text) > max_chars:
-        return schema.TOO_LARGE, f"{len(text)} characters, limit is {max_chars} (--max-chars)"
+        return reasons.TOO_LARGE, f"{len(text)} characters, limit is {max_chars} (--max-chars)"
     return None, None
 
 
 def _jsonl_records(
-    path: str, fmt: str, text_key: str, max_chars: int, report: FileReport
+    path: str | Location, fmt: str, text_key: str, max_chars: int, report: FileReport
 ) -> Iterator[Record]:
     # A line this long cannot hold a text within the limit (4 bytes per char at most).
     max_line_bytes = 4 * max_chars + 65536
@@ -212,7 +250,7 @@ def _jsonl_records(
                 continue
             report.records += 1
             if len(line) > max_line_bytes:
-                yield _reject(row, schema.TOO_LARGE, f"{len(line)} byte line", line, offset)
+                yield _reject(row, reasons.TOO_LARGE, f"{len(line)} byte line", line, offset)
                 continue
             try:
                 obj = orjson.loads(line)
@@ -220,9 +258,9 @@ def _jsonl_records(
                 try:
                     line.decode("utf-8")
                 except UnicodeDecodeError as ue:
-                    yield _reject(row, schema.INVALID_UTF8, str(ue), line, offset)
+                    yield _reject(row, reasons.INVALID_UTF8, str(ue), line, offset)
                     continue
-                reason = schema.INVALID_UTF8 if "surrogate" in str(e) else schema.MALFORMED_JSON
+                reason = reasons.INVALID_UTF8 if "surrogate" in str(e) else reasons.MALFORMED_JSON
                 yield _reject(row, reason, str(e), line, offset)
                 continue
             reason, detail = validate_fields(obj, text_key, max_chars)
@@ -235,7 +273,7 @@ def _jsonl_records(
         report.warnings.append(str(e))
         yield Record(
             row=e.next_row,
-            reason=schema.CORRUPT_COMPRESSED_STREAM,
+            reason=reasons.CORRUPT_COMPRESSED_STREAM,
             detail=(
                 f"{e}; every complete line before compressed byte {e.compressed_offset} was "
                 f"read, raw holds the {len(e.partial_line)} decoded bytes of the broken line"
@@ -245,40 +283,49 @@ def _jsonl_records(
         )
 
 
-def _quarantine_copy(path: str, quarantine_files: Path, name: str) -> str:
-    """Copy an unusable file under the quarantine folder; return its relative path."""
+def _quarantine_copy(
+    path: str | Location, quarantine_files: Path | None, name: str | None
+) -> str | None:
+    """Copy an unusable file under the quarantine folder; return its relative path.
+
+    Without a quarantine folder nothing is copied (the record still says why).
+    """
+    if quarantine_files is None:
+        return None
+    name = name or os.path.basename(str(getattr(path, "url", path))) + ".quarantined"
     quarantine_files.mkdir(parents=True, exist_ok=True)
     target = quarantine_files / name
-    shutil.copyfile(path, target)
+    with _open(path) as source, open(target, "wb") as copy:
+        shutil.copyfileobj(source, copy)
     return f"{quarantine_files.name}/{name}"
 
 
 def _parquet_records(
-    path: str,
+    path: str | Location,
     text_key: str,
     max_chars: int,
     report: FileReport,
-    quarantine_files: Path,
-    copy_name: str,
+    quarantine_files: Path | None,
+    copy_name: str | None,
 ) -> Iterator[Record]:
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path.open("rb") if isinstance(path, Location) else path)
     except (pa.ArrowException, OSError) as e:
         report.records += 1
         yield Record(
             row=0,
-            reason=schema.CORRUPT_PARQUET,
+            reason=reasons.CORRUPT_PARQUET,
             detail=f"cannot open as Parquet: {e}",
             raw_path=_quarantine_copy(path, quarantine_files, copy_name),
         )
         return
-    report.bytes_read += Path(path).stat().st_size
+    report.bytes_read += path.size() if isinstance(path, Location) else Path(path).stat().st_size
     columns = parquet.schema_arrow.names
     if text_key not in columns:
         report.records += 1
         yield Record(
             row=0,
-            reason=schema.MISSING_TEXT_COLUMN,
+            reason=reasons.MISSING_TEXT_COLUMN,
             detail=(
                 f"no '{text_key}' column in {parquet.metadata.num_rows} rows; "
                 f"columns found: {', '.join(columns[:20])} (use --text-key)"
@@ -302,37 +349,43 @@ def _parquet_records(
         report.records += 1
         yield Record(
             row=row,
-            reason=schema.CORRUPT_PARQUET,
+            reason=reasons.CORRUPT_PARQUET,
             detail=f"rows from {row} on are unreadable: {e}",
             raw_path=_quarantine_copy(path, quarantine_files, copy_name),
         )
 
 
 def read_records(
-    path: str,
-    text_key: str,
-    max_chars: int,
-    quarantine_files: Path,
-    copy_name: str,
+    path: str | os.PathLike | Location,
+    text_key: str = "text",
+    max_chars: int = DEFAULT_MAX_CHARS,
+    quarantine_files: Path | None = None,
+    copy_name: str | None = None,
 ) -> tuple[FileReport, Iterator[Record]]:
     """Open ``path`` whatever its format; return its report and a stream of its records.
 
-    ``quarantine_files``/``copy_name`` is where a wholly unusable file is copied.
+    ``quarantine_files``/``copy_name`` is where a wholly unusable file is
+    copied (nowhere when None). A ``Location`` is read through its filesystem
+    (object storage included), a plain path with the builtin ``open``.
     """
-    report = FileReport(path=path)
+    if isinstance(path, Location) and not path.remote:
+        path = path.url
+    path = path if isinstance(path, Location) else str(path)
+    name = path.url if isinstance(path, Location) else path
+    report = FileReport(path=name)
     try:
         fmt = sniff_format(path)
     except OSError as e:
         report.warnings.append(f"cannot open: {e}")
         report.records = 1
         return report, iter(
-            [Record(row=0, reason=schema.UNREADABLE_FILE, detail=f"cannot open {path}: {e}")]
+            [Record(row=0, reason=reasons.UNREADABLE_FILE, detail=f"cannot open {name}: {e}")]
         )
     report.format = fmt
     if fmt == "empty":
         report.warnings.append("empty file: no records")
         return report, iter(())
-    expected = _expected_format(path)
+    expected = _expected_format(name)
     if expected != fmt:
         report.warnings.append(f"named like {expected} but its content is {fmt}; read as {fmt}")
     if fmt == "parquet":

@@ -6,7 +6,6 @@ import random
 
 import numpy as np
 
-from conftest import read_jsonl_gz
 from pipeline.minhash import (
     minhash_signatures,
     normalized_words,
@@ -14,6 +13,7 @@ from pipeline.minhash import (
     shingle_jaccards,
     shingles,
 )
+from support.data import read_jsonl_gz
 
 
 def test_normalisation_folds_case_punctuation_and_space():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mixtures.verify import _source_checks, _target_checks
+from mixtures.verify import source_checks, target_checks
 
 
 def _bucket(source: str, target: float, docs: int, tokens: int) -> dict:
@@ -32,7 +32,7 @@ def _check(big: float, small: float, tiny: float, tiny_doc: int) -> tuple[str, f
     realised = {"big": big, "small": small, "tiny": tiny}
     tokens = {(s, "procedural", "reasoning"): t for s, t in realised.items() if t}
     docs = {(s, "procedural", "reasoning"): 150 for s, t in realised.items() if t}
-    (check,) = _source_checks({"source_tolerance": 0.01}, solution, tokens, docs)
+    (check,) = source_checks({"source_tolerance": 0.01}, solution, tokens, docs)
     return check.name, check.expected, check.ok
 
 
@@ -81,7 +81,7 @@ def _task_check(reasoning_got: float) -> tuple[str, bool, object]:
         "tasks": {},
     }
     tokens_and_share = {"tokens": 300_000, "procedural_share": 1.0, **got}
-    checks = _target_checks(spec, solution, tokens_and_share)
+    checks = target_checks(spec, solution, tokens_and_share)
     checks = {c.name.split(" share")[0]: c for c in checks}
     return checks["task reasoning"].name, checks["task reasoning"].ok, checks["task math"]
 

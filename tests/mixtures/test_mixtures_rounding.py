@@ -15,14 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mixtures_support import LABELS, synthetic_docs, synthetic_spec, write_corpus
 
-from conftest import read_jsonl_gz
 from mixtures.mix import SelfCheckFailed, mix, open_corpus, problem_for
 from mixtures.optimiser import budget, check, d1_range
 from mixtures.spec import parse_spec
 from mixtures.verify import passed, verify
-from pipeline.cli import main
+from procmix_cli import main
+from support.data import read_jsonl_gz
+from support.synthetic import LABELS, synthetic_docs, synthetic_spec, write_corpus
 
 CONTENT = ("procedural", "factual", "other")
 
@@ -59,6 +59,7 @@ def sized_docs(rng: np.random.Generator, n: int, sources: int, tasks: int, sigma
     return docs
 
 
+@pytest.mark.slow
 @settings(
     max_examples=20,
     deadline=None,

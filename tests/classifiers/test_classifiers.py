@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -16,15 +15,15 @@ from classifiers.calibration import Rule, argmax_ece, fit_temperature
 from classifiers.dataset import Doc, pool, read_docs
 from classifiers.evaluate import evaluate_models
 from classifiers.metrics import evaluate, p_true_given_pred
-from classifiers.model import MODELS_DIR, confusion_path, model_path, sha256
+from classifiers.model import MODELS_DIR, confusion_path, model_path
 from classifiers.preprocess import STOPWORDS, WINDOW_CHARS, preprocess, window
 from classifiers.tagging import Tagger
 from classifiers.taxonomy import CONTENT_LABELS, CONTENT_TYPE, HEADS, TASK_LABELS
 from classifiers.train import FitJob, LineCache, TrainParams, fit, run_fits
-from conftest import read_jsonl_gz
 from pipeline import schema
-from pipeline.cli import main
-from pipeline.prepare import PrepareConfig, prepare
+from procmix_cli import main
+from procmix_core.hashing import file_sha256
+from support.data import prepare_quietly, read_jsonl_gz, write_jsonl
 
 # A fixed labelled sample: every content type and most task types, 40 documents a source.
 SAMPLE_SOURCES = [
@@ -42,12 +41,6 @@ SAMPLE_SOURCES = [
 PER_SOURCE = 40
 
 
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    with gzip.open(path, "wt", encoding="utf-8") as f:
-        f.writelines(json.dumps(r) + "\n" for r in records)
-    return path
-
-
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory, data_dir) -> Path:
     records = [r for name in SAMPLE_SOURCES for r in read_jsonl_gz(name, PER_SOURCE)]
@@ -59,7 +52,7 @@ def test_shipped_models_are_small_and_match_their_cards():
         path = model_path(MODELS_DIR, head)
         assert path.stat().st_size <= 5_000_000
         card = json.loads(confusion_path(MODELS_DIR, head).read_text())
-        assert card["sha256"] == sha256(path) and card["model"] == path.name
+        assert card["sha256"] == file_sha256(path) and card["model"] == path.name
         assert card["labels"] == list(CONTENT_LABELS if head == "content_type" else TASK_LABELS)
         rows = np.array(card["p_true_given_pred"])
         assert rows.shape == (len(card["labels"]),) * 2
@@ -127,22 +120,9 @@ def test_long_documents_are_read_on_head_and_middle():
     assert window("short text") == "short text"
 
 
-def _prepare(inputs: Path, out: Path, tag: bool) -> dict:
-    config = PrepareConfig(inputs=[str(inputs)], out=str(out), workers=2, tag=tag)
-    return prepare(config, log=lambda message: None)
-
-
-@pytest.fixture(scope="module")
-def small_corpus(tmp_path_factory, data_dir) -> Path:
-    folder = tmp_path_factory.mktemp("small")
-    write_jsonl(folder / "mixed.jsonl.gz", read_jsonl_gz("tldr.jsonl.gz", 150))
-    write_jsonl(folder / "stories.jsonl.gz", read_jsonl_gz("gutenberg_literature.jsonl.gz", 60))
-    return folder
-
-
-def test_prepare_tags_kept_documents(small_corpus, tmp_path):
-    summary = _prepare(small_corpus, tmp_path / "tagged", tag=True)
-    docs = pq.read_table(tmp_path / "tagged" / "docs")
+def test_prepare_tags_kept_documents(small_inputs, small_corpus, tmp_path):
+    summary = json.loads((small_corpus / "summary.json").read_text())
+    docs = pq.read_table(small_corpus / "docs")
     n_docs = len(schema.DOCS_SCHEMA)
     assert docs.schema.names[n_docs : n_docs + len(schema.TAG_SCHEMA)] == schema.TAG_SCHEMA.names
     for field in schema.TAG_SCHEMA:
@@ -169,7 +149,7 @@ def test_prepare_tags_kept_documents(small_corpus, tmp_path):
         assert {"model", "sha256", "version", "labels", "p_true_given_pred"} <= set(info)
     assert summary["tag_seconds"] > 0
 
-    untagged = _prepare(small_corpus, tmp_path / "untagged", tag=False)
+    untagged = prepare_quietly(small_inputs, tmp_path / "untagged", workers=2, tag=False)
     plain = pq.read_table(tmp_path / "untagged" / "docs")
     assert not set(schema.TAG_SCHEMA.names) & set(plain.column_names)
     assert "classifiers" not in untagged and plain.num_rows == docs.num_rows
@@ -221,6 +201,7 @@ def test_training_pool_does_not_depend_on_where_documents_sit_in_memory(data_dir
         assert first and first == second
 
 
+@pytest.mark.slow
 def test_models_trained_one_after_another_in_one_process_are_identical(data_dir, tmp_path):
     docs = [d for name in ("tldr", "wordnet") for d in read_docs(data_dir / f"{name}.jsonl.gz")]
     pairs = pool(docs, CONTENT_TYPE, 300, seed=1)
@@ -234,6 +215,7 @@ def test_models_trained_one_after_another_in_one_process_are_identical(data_dir,
     assert all(model == saved[0] for model in saved[1:])
 
 
+@pytest.mark.slow
 def test_parallel_training_gives_the_models_of_serial_training(data_dir):
     docs = [d for name in ("tldr", "wordnet") for d in read_docs(data_dir / f"{name}.jsonl.gz")]
     cache = LineCache()
@@ -282,6 +264,7 @@ def test_temperature_bounds_the_worse_of_two_regimes():
     )
 
 
+@pytest.mark.slow
 def test_train_classifiers_end_to_end_and_tag(tmp_path, data_dir, capsys):
     data = tmp_path / "data"
     data.mkdir()
@@ -314,6 +297,7 @@ def test_train_classifiers_end_to_end_and_tag(tmp_path, data_dir, capsys):
     assert sum(r["content_type"] == "procedural" for r in rows) >= 15
 
 
+@pytest.mark.slow
 def test_loso_over_seeds_reports_each_seed_and_its_spread(tmp_path, data_dir, capsys):
     data = tmp_path / "data"
     data.mkdir()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from conftest import read_jsonl_gz
 from pipeline import schema
-from pipeline.readers import read_records, sniff_format
+from procmix_core.readers import read_records, sniff_format
+from support.data import read_jsonl_gz
 
 
 def _read(path: Path, tmp_path: Path, max_chars: int = 20_000):

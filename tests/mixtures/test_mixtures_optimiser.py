@@ -6,12 +6,12 @@ import time
 
 import numpy as np
 import pytest
-from mixtures_support import bucket_table
 
 from mixtures import metrics
 from mixtures.corpus import BucketTable
 from mixtures.optimiser import Confusion, Infeasible, Problem, d1_range, solve, task_path
 from mixtures.spec import Diversity, TaskBounds
+from support.synthetic import bucket_table
 
 NATURAL = {
     ("a", "math"): [400_000, 100_000],

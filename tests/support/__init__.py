@@ -1,0 +1,1 @@
+"""Helpers the tests share: real input slices, broken inputs, synthetic corpora."""

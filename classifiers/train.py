@@ -80,29 +80,35 @@ class LineCache:
 
 # fasttext-numpy2-wheel allocates its matrices without zeroing them, and
 # fastText's random initialisation fills only ``thread`` tenths of the input
-# matrix, counting on the rest being zero (upstream's std::vector zeroes it).
-# glibc serves a block from freed heap memory once it has raised its mmap
-# threshold (it does after a large block is freed, e.g. a previous training's
-# matrix): the model then starts from leftover bytes, differs from run to run
-# and often stops with "Encountered NaN". Pinning the threshold at glibc's
-# default keeps every block over 128 KB a fresh, zero-filled mapping: every
-# input matrix with bucket × dim ≥ 32,768.
+# matrix, counting on the rest being zero (upstream's std::vector zeroes it);
+# some smaller buffers are read before they are written as well. glibc serves
+# a block from freed heap memory once it has raised its mmap threshold (it
+# does after a large block is freed, e.g. a previous training's matrix), and
+# small blocks always: the model then starts from leftover bytes, differs from
+# run to run and often stops with "Encountered NaN" (a training in a process
+# that had loaded other models did, one run in three). Pinning the threshold
+# at glibc's default keeps every block over 128 KB a fresh, zero-filled
+# mapping; M_PERTURB with 0xFF makes glibc fill every other block it hands out
+# with 0x00 (the complement of the byte it fills freed blocks with).
 _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD_BYTES = 128 * 1024
+_M_PERTURB = -6
+_ZERO_ON_ALLOCATE = 0xFF
 
 
 @functools.cache
-def _zero_filled_large_allocations() -> None:
+def _zero_filled_allocations() -> None:
     libc_name = ctypes.util.find_library("c")
     libc = ctypes.CDLL(libc_name) if libc_name else None
     if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+        libc.mallopt(_M_PERTURB, _ZERO_ON_ALLOCATE)
 
 
 def _supervised(
     path: Path, params: TrainParams, vectors: Path | None
 ) -> fasttext.FastText._FastText:
-    _zero_filled_large_allocations()
+    _zero_filled_allocations()
     try:
         return fasttext.train_supervised(
             input=str(path),

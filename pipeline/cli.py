@@ -8,6 +8,7 @@ import sys
 
 import classifiers.cli
 import mixtures.cli
+import pipeline.decont.cli
 from pipeline import __version__
 from pipeline.forkserver import start_early
 from pipeline.layout import DedupParams
@@ -39,6 +40,7 @@ def _prepare(args: argparse.Namespace) -> int:
             keep_work=args.keep_work,
             overwrite=args.overwrite,
             tag=args.tag,
+            decont=args.decont,
         )
         summary = prepare(config)
     except (PrepareError, ValueError) as e:
@@ -160,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip tagging kept documents with content type and task type",
     )
+    p.add_argument(
+        "--decont",
+        metavar="INDEX",
+        default=None,
+        help="check kept documents against this index (`procmix decont index`): "
+        "contam_* columns, a contamination view and summary (default: not checked, columns null)",
+    )
     p.set_defaults(func=_prepare)
 
     q = verbs.add_parser(
@@ -185,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_stats)
     classifiers.cli.add_verbs(verbs)
     mixtures.cli.add_verbs(verbs)
+    pipeline.decont.cli.add_verbs(verbs)
     return parser
 
 

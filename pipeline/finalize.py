@@ -14,11 +14,13 @@ from datatrove.pipeline.base import PipelineStep
 from classifiers.tagging import shared_tagger
 from pipeline import schema
 from pipeline.atomic import AtomicParquetWriter
+from pipeline.decont.columns import contam_columns, shared_index, unchecked_columns
 from pipeline.layout import Layout
 
 BATCH_ROWS = 1024
 # CPU time spent tagging, in the step's datatrove stats (summed over ranks for the summary).
 TAG_MICROSECONDS = "tag_microseconds"
+DECONT_MICROSECONDS = "decont_microseconds"
 _ARROW_TYPES = {
     "bool": pa.bool_(),
     "int64": pa.int64(),
@@ -53,9 +55,10 @@ def extra_column_types(kinds_per_rank: list[dict[str, list[str]]]) -> dict[str, 
 
 
 def docs_schema(extra_types: dict[str, str], tag: bool = False) -> pa.Schema:
-    """DOCS_SCHEMA, TAG_SCHEMA when tagging, then one column per input field (renamed
-    when it collides)."""
+    """DOCS_SCHEMA, TAG_SCHEMA when tagging, DECONT_SCHEMA, then one column per input field
+    (renamed when it collides)."""
     fields = list(schema.DOCS_SCHEMA) + (list(schema.TAG_SCHEMA) if tag else [])
+    fields += list(schema.DECONT_SCHEMA)
     for key, type_name in extra_types.items():
         fields.append(pa.field(_column_name(key), _ARROW_TYPES[type_name]))
     return pa.schema(fields)
@@ -83,13 +86,16 @@ class WriteOutputs(PipelineStep):
         ingest_ranks: int,
         extra_types: dict[str, str],
         models: str | None = None,
+        decont: str | None = None,
     ):
-        """``models``: the classifiers' folder to tag kept documents with (None: no tags)."""
+        """``models``: the classifiers' folder to tag kept documents with (None: no tags);
+        ``decont``: the index folder to check them against (None: contam columns null)."""
         super().__init__()
         self.out = out
         self.ingest_ranks = ingest_ranks
         self.extra_types = extra_types
         self.models = models
+        self.decont = decont
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
@@ -184,6 +190,14 @@ class WriteOutputs(PipelineStep):
             started = time.process_time()
             columns.update(shared_tagger(self.models).tag(kept_batch["text"]))
             self.stat_update(TAG_MICROSECONDS, value=round((time.process_time() - started) * 1e6))
+        if self.decont is None:
+            columns.update(unchecked_columns(kept_batch.num_rows))
+        else:
+            started = time.process_time()
+            columns.update(contam_columns(shared_index(self.decont), kept_batch["text"]))
+            self.stat_update(
+                DECONT_MICROSECONDS, value=round((time.process_time() - started) * 1e6)
+            )
         extras = [orjson.loads(e) if e else {} for e in kept_batch["extra"].to_pylist()]
         for key, type_name in self.extra_types.items():
             columns[_column_name(key)] = pa.array(

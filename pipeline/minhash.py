@@ -77,17 +77,13 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
     return {" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
 
 
-def shingle_hashes(
-    texts: list[str] | pa.Array, size: int = SHINGLE_WORDS
-) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hashes of every word ``size``-gram of every text, as one flat array.
+def word_hashes(texts: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """xxh3-64 of every normalised word of every text, flat, and each text's word count.
 
-    Returns ``(hashes, offsets)`` where the shingles of text ``i`` are
-    ``hashes[offsets[i]:offsets[i + 1]]``. A text with fewer than ``size`` words
-    has one shingle made of the words it has; a text with no words has none.
-    Splitting and word de-duplication run in Arrow's C++ kernels, only the
-    distinct words of the batch are hashed in Python (xxh3), and shingle hashes
-    combine ``size`` consecutive word hashes in numpy: no Python loop per word.
+    The words of text ``i`` are ``hashes[first_i:first_i + counts[i]]`` in order,
+    with ``first_i`` the sum of the counts before it. Splitting and word
+    de-duplication run in Arrow's C++ kernels; only the batch's distinct words
+    are hashed in Python.
     """
     if not isinstance(texts, pa.Array):
         texts = pa.array(texts, pa.large_string())
@@ -105,19 +101,45 @@ def shingle_hashes(
         text_of_token = np.repeat(np.arange(len(texts)), words_per_text)
         words_per_text = np.bincount(text_of_token[is_word], minlength=len(texts))
         tokens = tokens[is_word]
-    word_hash = distinct_hash[tokens]
+    return distinct_hash[tokens], words_per_text
 
+
+def window_hashes(word_hash: np.ndarray, size: int) -> np.ndarray:
+    """The hash of the ``size`` words starting at every position of ``word_hash``.
+
+    Runs near the end are padded with zero hashes; callers drop the runs that
+    cross a text boundary.
+    """
     n_words = len(word_hash)
-    first_word = np.zeros(len(texts), dtype=np.int64)
-    np.cumsum(words_per_text[:-1], out=first_word[1:])
-    # Combine every run of `size` consecutive words, ignoring text boundaries; the
-    # runs that cross one are dropped below, and short texts are redone on their own.
     padded = np.concatenate([word_hash, np.zeros(size, dtype=np.uint64)])
     combined = np.zeros(n_words, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(size):
             combined *= _SHINGLE_HASH_BASE
             combined += padded[k : k + n_words]
+    return combined
+
+
+def shingle_hashes(
+    texts: list[str] | pa.Array, size: int = SHINGLE_WORDS
+) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of every word ``size``-gram of every text, as one flat array.
+
+    Returns ``(hashes, offsets)`` where the shingles of text ``i`` are
+    ``hashes[offsets[i]:offsets[i + 1]]``. A text with fewer than ``size`` words
+    has one shingle made of the words it has; a text with no words has none.
+    Splitting and word de-duplication run in Arrow's C++ kernels, only the
+    distinct words of the batch are hashed in Python (xxh3), and shingle hashes
+    combine ``size`` consecutive word hashes in numpy: no Python loop per word.
+    """
+    word_hash, words_per_text = word_hashes(texts)
+    n_words = len(word_hash)
+    first_word = np.zeros(len(words_per_text), dtype=np.int64)
+    np.cumsum(words_per_text[:-1], out=first_word[1:])
+    # Combine every run of `size` consecutive words, ignoring text boundaries; the
+    # runs that cross one are dropped below, and short texts are redone on their own.
+    combined = window_hashes(word_hash, size)
+    with np.errstate(over="ignore"):
         short = np.flatnonzero((words_per_text > 0) & (words_per_text < size))
         for text in short:
             first, count = first_word[text], words_per_text[text]

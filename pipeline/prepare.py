@@ -34,9 +34,17 @@ from classifiers.model import MODELS_DIR
 from classifiers.tagging import models_summary
 from pipeline import __version__
 from pipeline.atomic import write_json
+from pipeline.decont.columns import CORPUS_INDEX_DIR, tally_files
+from pipeline.decont.corpus import install_index, summary_entry
+from pipeline.decont.index import DecontIndexError, load_index
 from pipeline.dedup import LshBuckets, NearDuplicateClusters
 from pipeline.executors import make_executor
-from pipeline.finalize import TAG_MICROSECONDS, WriteOutputs, extra_column_types
+from pipeline.finalize import (
+    DECONT_MICROSECONDS,
+    TAG_MICROSECONDS,
+    WriteOutputs,
+    extra_column_types,
+)
 from pipeline.ingest import IngestWriter, ReadAndValidate
 from pipeline.layout import DedupParams, Layout
 from pipeline.readers import INPUT_SUFFIXES
@@ -69,6 +77,8 @@ class PrepareConfig:
     overwrite: bool = False
     # Tag kept documents with the shipped classifiers (content type, task type).
     tag: bool = True
+    # Index folder to check kept documents against (``procmix decont index``), or None.
+    decont: str | None = None
 
 
 def resolve_inputs(patterns: list[str]) -> list[Path]:
@@ -93,7 +103,9 @@ def input_names(files: list[Path]) -> list[str]:
     return [str(p.relative_to(root)) for p in resolved]
 
 
-def _fingerprint(config: PrepareConfig, files: list[Path], names: list[str]) -> dict:
+def _fingerprint(
+    config: PrepareConfig, files: list[Path], names: list[str], decont_digest: str | None
+) -> dict:
     """What determines the output: a rerun with the same fingerprint resumes."""
     return {
         "procmix": __version__,
@@ -109,6 +121,7 @@ def _fingerprint(config: PrepareConfig, files: list[Path], names: list[str]) -> 
             if config.tag
             else None
         ),
+        "decont_index": decont_digest,
     }
 
 
@@ -180,7 +193,11 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
         )
     names = input_names(files)
     layout = Layout(Path(config.out))
-    fingerprint = _fingerprint(config, files, names)
+    try:
+        index = load_index(config.decont) if config.decont else None
+    except DecontIndexError as e:
+        raise PrepareError(f"--decont: {e}") from e
+    fingerprint = _fingerprint(config, files, names, index.digest if index else None)
     _claim_output(layout, fingerprint, config.overwrite)
     if layout.summary.exists():
         log(f"{layout.out} is already complete for these inputs and settings; nothing to do")
@@ -245,7 +262,12 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
             [layout.read_ingest_report(r)["extra_types"] for r in range(ingest_ranks)]
         )
         models = str(MODELS_DIR) if config.tag else None
-        run_stage("finalize", [WriteOutputs(out, ingest_ranks, extra_types, models)], ingest_ranks)
+        decont = str(install_index(index, layout.out).path) if index else None
+        run_stage(
+            "finalize",
+            [WriteOutputs(out, ingest_ranks, extra_types, models, decont)],
+            ingest_ranks,
+        )
 
     build_stats_db(layout.out)
     summary = _summary(layout, config, ingest_ranks, stage_seconds, time.perf_counter() - started)
@@ -336,6 +358,13 @@ def _summary(
             round(input_bytes / 1e6 / tag_seconds, 3) if tag_seconds else None
         )
         summary["classifiers"] = models_summary()
+    if config.decont:
+        files = sorted(layout.docs.glob("*.parquet"))
+        summary["decont"] = summary_entry(
+            tally_files(files, load_index(layout.out / CORPUS_INDEX_DIR)),
+            config.decont,
+            _stat_total(layout.logs / "finalize", DECONT_MICROSECONDS) / 1e6,
+        )
     return summary
 
 
@@ -357,5 +386,12 @@ def format_summary(summary: dict) -> str:
     for name, warnings in summary["file_warnings"].items():
         for warning in warnings:
             lines.append(f"warning: {name}: {warning}")
+    if "decont" in summary:
+        from pipeline.decont.cli import format_rows
+
+        decont = summary["decont"]
+        rows = [{"benchmark": name, **row} for name, row in decont["benchmarks"].items()]
+        lines.append(f"contamination (index {decont['index_digest'][:16]}, {decont['index']}):")
+        lines.append(format_rows(rows))
     lines.append(f"outputs in {summary['out']}: docs/ ledger/ quarantine/ stats.duckdb")
     return "\n".join(lines)

@@ -64,7 +64,24 @@ TAG_SCHEMA = pa.schema(
         pa.field("task_top3", TOP3_TYPE),
     ]
 )
-RESERVED_COLUMNS = frozenset(DOCS_SCHEMA.names) | frozenset(TAG_SCHEMA.names) | {"extra"}
+# Contamination columns, after TAG_SCHEMA (or DOCS_SCHEMA when not tagging) in
+# every docs file: what each document shares with the decontamination index
+# (``pipeline.decont``). Null when the corpus was not checked (prepare without
+# --decont); [] and 0 when it was and the document is clean.
+DECONT_SCHEMA = pa.schema(
+    [
+        pa.field("contam_benchmarks", pa.list_(pa.string())),  # sorted
+        pa.field("contam_items", pa.list_(pa.string())),  # item ids, in index order
+        pa.field("contam_ngrams", pa.int64()),  # the document's n-grams found in the index
+        pa.field("contam_longest", pa.int64()),  # longest run of matched words
+    ]
+)
+RESERVED_COLUMNS = (
+    frozenset(DOCS_SCHEMA.names)
+    | frozenset(TAG_SCHEMA.names)
+    | frozenset(DECONT_SCHEMA.names)
+    | {"extra"}
+)
 
 # What ingest keeps per good record before clustering: DOCS_SCHEMA minus the
 # cluster columns, plus the input's scalar fields as one JSON object.

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.atomic import atomic_path
+from pipeline.decont.columns import CONTAMINATION_VIEW, CORPUS_INDEX_DIR
 from pipeline.layout import Layout
 
 # Paths are relative to the output folder: connect() points DuckDB's file search
@@ -58,6 +59,8 @@ def build_stats_db(out: Path) -> Path:
             con.execute(f"SET file_search_path = '{_quoted(out.resolve())}'")
             for name, sql in VIEWS.items():
                 con.execute(f"CREATE VIEW {name} AS {sql}")
+            if (out / CORPUS_INDEX_DIR).exists():
+                con.execute(f"CREATE VIEW contamination AS {CONTAMINATION_VIEW}")
         finally:
             con.close()
     return layout.stats_db

@@ -104,19 +104,20 @@ def word_hashes(texts: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return distinct_hash[tokens], words_per_text
 
 
-def window_hashes(word_hash: np.ndarray, size: int) -> np.ndarray:
-    """The hash of the ``size`` words starting at every position of ``word_hash``.
+def window_hashes(word_hash: np.ndarray, size: int, starts: np.ndarray | None = None) -> np.ndarray:
+    """The hash of the ``size`` words starting at each of ``starts`` (default: every
+    position of ``word_hash``).
 
     Runs near the end are padded with zero hashes; callers drop the runs that
     cross a text boundary.
     """
-    n_words = len(word_hash)
     padded = np.concatenate([word_hash, np.zeros(size, dtype=np.uint64)])
-    combined = np.zeros(n_words, dtype=np.uint64)
+    n_words = len(word_hash)
+    combined = np.zeros(n_words if starts is None else len(starts), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(size):
             combined *= _SHINGLE_HASH_BASE
-            combined += padded[k : k + n_words]
+            combined += padded[k : k + n_words] if starts is None else padded[starts + k]
     return combined
 
 

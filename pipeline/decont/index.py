@@ -12,6 +12,8 @@ On disk (a folder, written whole or not at all):
 - ``hashes.npy``  uint64, sorted within each n-gram size, sizes one after another
 - ``items.npy``   int32 parallel to ``hashes``: the item the n-gram comes from
   (an n-gram shared by several items appears once per item)
+- ``prefixes.npy`` uint64, sorted: the hash of every indexed n-gram's first 8
+  words, the prefilter ``match`` consults before the exact search
 - ``items.parquet`` one row per item: ``item`` (its number), ``item_id``,
   ``benchmark``, ``split``
 - ``index.json``  benchmarks (items, indexed items, n, n-grams), the ``ngram_sizes``
@@ -43,6 +45,7 @@ MIN_N = 8
 LENGTH_PERCENTILE = 5
 HASHES_FILE = "hashes.npy"
 ITEMS_FILE = "items.npy"
+PREFIXES_FILE = "prefixes.npy"
 ITEM_TABLE_FILE = "items.parquet"
 INFO_FILE = "index.json"
 # GSM8K's calculator annotations (``<<48/2=24>>``) appear in the benchmark's
@@ -99,24 +102,37 @@ def word_positions(words_per_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _index_arrays(
     items: list[EvalItem], n: int, numbers: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Sorted distinct (hash, item) pairs of ``items`` (numbered ``numbers``) at size ``n``,
-    without template n-grams, and how many distinct n-grams were dropped as templates."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Sorted distinct (hash, item) pairs of ``items`` (numbered ``numbers``) at size ``n``
+    without template n-grams, the distinct MIN_N-word prefixes of those n-grams, and how
+    many distinct n-grams were dropped as templates."""
     segments = [item_segments(item) for item in items]
     owner = np.repeat(numbers, [len(s) for s in segments]).astype(np.uint64)
     word_hash, counts = word_hashes([text for group in segments for text in group])
     text_of_word, ends = word_positions(counts)
     hashes, start = windows(word_hash, text_of_word, ends, n)
-    pairs = np.unique(np.stack([hashes, owner[text_of_word[start]]]), axis=1)
+    prefixes = window_hashes(word_hash, MIN_N, start)
+    triples = np.unique(np.stack([hashes, owner[text_of_word[start]], prefixes]), axis=1)
+    pairs_at = np.ones(triples.shape[1], dtype=bool)
+    pairs_at[1:] = (triples[0, 1:] != triples[0, :-1]) | (triples[1, 1:] != triples[1, :-1])
+    pairs = triples[:, pairs_at]
     _, shared_by = np.unique(pairs[0], return_counts=True)
     template = shared_by > MAX_ITEMS_PER_NGRAM
     keep = ~np.repeat(template, shared_by)
-    return pairs[0][keep], pairs[1][keep].astype(np.int32), int(template.sum())
+    return (
+        pairs[0][keep],
+        pairs[1][keep].astype(np.int32),
+        np.unique(pairs[2][keep]),
+        int(template.sum()),
+    )
 
 
-def _digest(hashes: np.ndarray, owners: np.ndarray, table: pa.Table, sizes: dict) -> str:
+def _digest(
+    hashes: np.ndarray, owners: np.ndarray, prefixes: np.ndarray, table: pa.Table, sizes: dict
+) -> str:
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(hashes, dtype="<u8").tobytes())
+    digest.update(np.ascontiguousarray(prefixes, dtype="<u8").tobytes())
     digest.update(np.ascontiguousarray(owners, dtype="<i4").tobytes())
     described = {name: table[name].to_pylist() for name in ("item_id", "benchmark", "split")}
     digest.update(json.dumps([described, sizes], sort_keys=True).encode())
@@ -145,17 +161,19 @@ def build_index(evalset_paths: list[str | os.PathLike], out: str | os.PathLike) 
     lengths = word_hashes([f"{item.question}\n{item.answer}" for item in items])[1]
     size_of = {name: ngram_size(lengths[benchmark == name]) for name in names}
 
-    hashes, owners, sizes, templates, benchmarks = [], [], {}, {}, {}
+    hashes, owners, prefixes, sizes, templates, benchmarks = [], [], [], {}, {}, {}
     start = 0
     for n in sorted(set(size_of.values())):
         numbers = np.flatnonzero(np.isin(benchmark, [b for b in names if size_of[b] == n]))
-        h, o, templates[str(n)] = _index_arrays([items[i] for i in numbers], n, numbers)
+        h, o, p, templates[str(n)] = _index_arrays([items[i] for i in numbers], n, numbers)
         hashes.append(h)
         owners.append(o)
+        prefixes.append(p)
         sizes[str(n)] = [start, start + len(h)]
         start += len(h)
     hashes = np.concatenate(hashes)
     owners = np.concatenate(owners)
+    prefixes = np.unique(np.concatenate(prefixes))
     indexed = np.zeros(len(items), dtype=bool)
     indexed[owners] = True
     ngrams_per_item = np.bincount(owners, minlength=len(items))
@@ -186,11 +204,12 @@ def build_index(evalset_paths: list[str | os.PathLike], out: str | os.PathLike) 
         "normalisation": "pipeline.minhash.word_hashes (case, punctuation, whitespace folded)",
         "segments": "question+answer; question+choices; both without <<calc>> annotations",
         "sources": [{"file": str(p), "sha256": _file_sha256(p)} for p in paths],
-        "digest": _digest(hashes, owners, table, sizes),
+        "digest": _digest(hashes, owners, prefixes, table, sizes),
     }
     with atomic_dir(out) as tmp:
         np.save(tmp / HASHES_FILE, hashes)
         np.save(tmp / ITEMS_FILE, owners)
+        np.save(tmp / PREFIXES_FILE, prefixes)
         pq.write_table(table, tmp / ITEM_TABLE_FILE)
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     return info
@@ -254,10 +273,11 @@ class DecontIndex:
             int(n): (hashes[lo:hi], owners[lo:hi].astype(np.int64))
             for n, (lo, hi) in sorted(self.info["ngram_sizes"].items(), key=lambda s: int(s[0]))
         }
-        # Presence bitmap over the hashes' top bits: most windows of most texts are
-        # ruled out by one lookup, before any binary search.
+        # Presence bitmap over the top bits of the n-grams' 8-word prefixes: one pass over
+        # a text's 8-word windows rules out almost every position for every n-gram size.
+        prefixes = np.load(self.path / PREFIXES_FILE)
         self._bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
-        top = (hashes >> np.uint64(64 - _BITMAP_BITS)).astype(np.int64)
+        top = (prefixes >> np.uint64(64 - _BITMAP_BITS)).astype(np.int64)
         np.bitwise_or.at(self._bitmap, top >> 3, (1 << (top & 7)).astype(np.uint8))
 
     @property
@@ -290,14 +310,15 @@ class DecontIndex:
         n_texts = len(counts)
         covered = np.zeros(len(word_hash) + 1, dtype=np.int32)
         ngrams = np.zeros(n_texts, dtype=np.int64)
-        pair_text, pair_item = [], []
+        pair_text, pair_item = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         text_of_word, ends = word_positions(counts)
+        prefix, candidates = windows(word_hash, text_of_word, ends, MIN_N)
+        candidates = candidates[self._maybe_present(prefix)]
         for n, (hashes, owners) in self.sizes.items():
-            if not len(hashes):
+            start = candidates[candidates + n <= ends[text_of_word[candidates]]]
+            if not len(hashes) or not len(start):
                 continue
-            window, start = windows(word_hash, text_of_word, ends, n)
-            maybe = self._maybe_present(window)
-            window, start = window[maybe], start[maybe]
+            window = window_hashes(word_hash, n, start)
             lo = np.searchsorted(hashes, window, side="left")
             hit = hashes[np.minimum(lo, len(hashes) - 1)] == window
             window, start, lo = window[hit], start[hit], lo[hit]
@@ -311,7 +332,12 @@ class DecontIndex:
             pair_text.append(np.repeat(text, per_hit))
             pair_item.append(owners[flat])
         pairs = np.unique(np.stack([np.concatenate(pair_text), np.concatenate(pair_item)]), axis=1)
-        return Matches(self, ngrams, _longest_runs(covered, counts, text_of_word), pairs)
+        longest = (
+            _longest_runs(covered, counts, text_of_word)
+            if len(pairs[0])
+            else np.zeros(n_texts, dtype=np.int64)
+        )
+        return Matches(self, ngrams, longest, pairs)
 
 
 def _longest_runs(covered: np.ndarray, counts: np.ndarray, text_of_word: np.ndarray) -> np.ndarray:

@@ -387,11 +387,10 @@ def format_summary(summary: dict) -> str:
         for warning in warnings:
             lines.append(f"warning: {name}: {warning}")
     if "decont" in summary:
-        from pipeline.decont.cli import format_rows
+        from pipeline.decont.cli import format_benchmarks
 
         decont = summary["decont"]
-        rows = [{"benchmark": name, **row} for name, row in decont["benchmarks"].items()]
         lines.append(f"contamination (index {decont['index_digest'][:16]}, {decont['index']}):")
-        lines.append(format_rows(rows))
+        lines.append(format_benchmarks(decont["benchmarks"]))
     lines.append(f"outputs in {summary['out']}: docs/ ledger/ quarantine/ stats.duckdb")
     return "\n".join(lines)

@@ -255,7 +255,7 @@ def test_decont_tag_and_report_match_prepare(checked_corpus, evalset_index, tmp_
     )
 
     rows = report(checked, out_dir=tmp_path / "lists")
-    gsm8k = next(r for r in rows if r["benchmark"] == "gsm8k")
+    gsm8k = rows["gsm8k"]
     dirty = (tmp_path / "lists" / "gsm8k.dirty.txt").read_text().split()
     clean = (tmp_path / "lists" / "gsm8k.clean.txt").read_text().split()
     assert len(dirty) == gsm8k["items_hit"] and len(clean) == GSM8K_TEST_ITEMS - len(dirty)
@@ -267,4 +267,4 @@ def test_decont_tag_and_report_match_prepare(checked_corpus, evalset_index, tmp_
         pq.write_table(table, shards / f"shard-{i:05d}.parquet")
     assert report(shards, index_path=checked / "decont-index") == rows
     files = sorted(shards.glob("*.parquet"))
-    assert tally_files(files, load_index(evalset_index)).rows() == rows
+    assert tally_files(files, load_index(evalset_index)).benchmarks() == rows

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 from pipeline.decont.evalsets import EvalsetError
 
 
-def format_rows(rows: list[dict]) -> str:
-    """The per-benchmark contamination table."""
+def format_benchmarks(benchmarks: dict[str, dict]) -> str:
+    """The per-benchmark contamination table of ``Tally.benchmarks()``."""
     from pipeline.stats import format_table
 
-    columns = ["benchmark", "items", "items_hit", "documents", "tokens"]
-    return format_table(columns, [tuple(row[c] for c in columns) for row in rows])
+    columns = ["items", "items_hit", "documents", "tokens"]
+    rows = [(name, *(row[c] for c in columns)) for name, row in benchmarks.items()]
+    return format_table(["benchmark", *columns], rows)
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -40,31 +42,35 @@ def _index(args: argparse.Namespace) -> int:
 
 def _tag(args: argparse.Namespace) -> int:
     from pipeline.decont.corpus import tag_corpus
-    from pipeline.decont.index import DecontIndexError
 
-    try:
-        entry = tag_corpus(args.corpus, args.index, args.out)
-    except DecontIndexError as e:
-        print(f"procmix decont tag: error: {e}", file=sys.stderr)
-        return 2
-    rows = [{"benchmark": name, **row} for name, row in entry["benchmarks"].items()]
-    print(format_rows(rows))
-    print(f"wrote {args.out}")
-    return 0
+    return _print_table(
+        "tag",
+        lambda: tag_corpus(args.corpus, args.index, args.out)["benchmarks"],
+        f"wrote {args.out}",
+    )
 
 
 def _report(args: argparse.Namespace) -> int:
     from pipeline.decont.corpus import report
+
+    return _print_table(
+        "report",
+        lambda: report(args.folder, args.index, args.out),
+        args.out and f"wrote {args.out}: <benchmark>.dirty.txt, .clean.txt, .unchecked.txt",
+    )
+
+
+def _print_table(verb: str, run: Callable[[], dict[str, dict]], wrote: str | None) -> int:
     from pipeline.decont.index import DecontIndexError
 
     try:
-        rows = report(args.folder, args.index, args.out)
+        benchmarks = run()
     except DecontIndexError as e:
-        print(f"procmix decont report: error: {e}", file=sys.stderr)
+        print(f"procmix decont {verb}: error: {e}", file=sys.stderr)
         return 2
-    print(format_rows(rows))
-    if args.out:
-        print(f"wrote {args.out}: <benchmark>.dirty.txt, .clean.txt, .unchecked.txt")
+    print(format_benchmarks(benchmarks))
+    if wrote:
+        print(wrote)
     return 0
 
 

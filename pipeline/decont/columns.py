@@ -76,26 +76,21 @@ class Tally:
             for item in items:
                 self.items_hit.setdefault(benchmark_of[item], set()).add(item)
 
-    def rows(self) -> list[dict]:
-        """One row per benchmark of the index, sorted by name."""
-        benchmarks = self.index.info["benchmarks"]
-        return [
-            {
-                "benchmark": name,
-                "items": benchmarks[name]["items"],
+    def benchmarks(self) -> dict[str, dict]:
+        """Per benchmark of the index (sorted): items, items_hit, documents, tokens."""
+        return {
+            name: {
+                "items": entry["items"],
                 "items_hit": len(self.items_hit.get(name, ())),
                 "documents": self.documents.get(name, 0),
                 "tokens": self.tokens.get(name, 0),
             }
-            for name in sorted(benchmarks)
-        ]
+            for name, entry in sorted(self.index.info["benchmarks"].items())
+        }
 
     def summary(self) -> dict:
-        """What summary.json and a manifest record: the index digest and the rows."""
-        return {
-            "index_digest": self.index.digest,
-            "benchmarks": {row.pop("benchmark"): row for row in self.rows()},
-        }
+        """What summary.json and a manifest record: the index digest and the benchmarks."""
+        return {"index_digest": self.index.digest, "benchmarks": self.benchmarks()}
 
 
 def is_checked(path: Path) -> bool:

@@ -101,9 +101,10 @@ def report(
     folder: str | os.PathLike,
     index_path: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None,
-) -> list[dict]:
-    """Per-benchmark contamination of a corpus (``docs/*.parquet``) or of any folder of
-    Parquet files with ``text`` and ``n_tokens`` (a mixture's ``shard-*.parquet``).
+) -> dict[str, dict]:
+    """Per-benchmark contamination (``Tally.benchmarks``) of a corpus (``docs/*.parquet``)
+    or of any folder of Parquet files with ``text`` and ``n_tokens`` (a mixture's
+    ``shard-*.parquet``).
 
     Files with filled ``contam_*`` columns are read as tagged; others are matched
     against the index: ``index_path``, else the one the folder carries. With
@@ -124,7 +125,7 @@ def report(
     tally = tally_files(files, index)
     if out_dir is not None:
         _write_item_lists(tally, Path(out_dir))
-    return tally.rows()
+    return tally.benchmarks()
 
 
 def _write_item_lists(tally: Tally, out: Path) -> None:

@@ -176,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run SQL over a corpus folder's DuckDB views",
         description=(
             "Run SQL against OUT/stats.duckdb. Views: docs, ledger, quarantine, summary, "
-            "composition, fates_by_file, duplicate_clusters."
+            "composition, fates_by_file, duplicate_clusters, and contamination (corpora "
+            "prepared with --decont)."
         ),
     )
     q.add_argument("out", metavar="OUT", help="a prepare output folder")

@@ -14,6 +14,7 @@ EXIT_USAGE = 2
 def _run(verb: str, action) -> int:
     """Run ``action()``; turn the mixer's known errors into a message and an exit code."""
     from mixtures.corpus import CorpusError
+    from mixtures.decont import DecontError
     from mixtures.mix import MixError, SelfCheckFailed
     from mixtures.optimiser import Infeasible
     from mixtures.spec import SpecError
@@ -38,7 +39,7 @@ def _run(verb: str, action) -> int:
             print(f"  {reason}", file=sys.stderr)
         print("run `procmix explain SPEC` for the reachable range of every target", file=sys.stderr)
         return EXIT_INFEASIBLE
-    except (SpecError, CorpusError, MixError) as e:
+    except (SpecError, CorpusError, DecontError, MixError) as e:
         print(f"procmix {verb}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -46,6 +47,35 @@ def _run(verb: str, action) -> int:
 def _warn(verb: str, warnings: list[str]) -> None:
     for warning in warnings:
         print(f"procmix {verb}: warning: {warning}", file=sys.stderr)
+
+
+def format_decontamination(entry: dict, table: bool = True) -> str:
+    """What the manifest's ``decontamination`` says, and its per-benchmark ``table``."""
+    if entry["index"] is None:
+        return (
+            "decontamination: none, the corpus was not checked against an evaluation-set "
+            "index (prepare --decont INDEX)"
+        )
+    excluded = ", ".join(entry["excluded_benchmarks"]) or "no benchmark"
+    line = (
+        f"decontamination: index {entry['index']['digest'][:16]}; excluded "
+        f"{entry['documents_excluded']:,} documents ({entry['tokens_excluded']:,} tokens) "
+        f"flagged for {excluded} with more than {entry['max_matched_ngrams']} matched n-grams"
+    )
+    if not table:
+        return line
+    from pipeline.stats import format_table
+
+    columns = [
+        "items",
+        "items_in_corpus",
+        "items_in_mixture",
+        "excluded",
+        "documents_excluded",
+        "tokens_excluded",
+    ]
+    rows = [(name, *(b[c] for c in columns)) for name, b in entry["benchmarks"].items()]
+    return line + "\n" + format_table(["benchmark", *columns], rows)
 
 
 def _mix(args: argparse.Namespace) -> int:
@@ -64,6 +94,7 @@ def _mix(args: argparse.Namespace) -> int:
             + (f", expected true D1 {a['d1_true']:.4f}" if "d1_true" in a else "")
         )
         print(f"sampled and wrote {t['text_mb']:.1f} MB of text in {t['seconds']:.1f} s")
+        print(format_decontamination(manifest["decontamination"]))
         print(f"check it: procmix verify {args.out}")
         return 0
 
@@ -110,6 +141,8 @@ def _sweep(args: argparse.Namespace) -> int:
         record = sweep(load_spec(args.spec, args.corpus), args.levels, args.out, args.overwrite)
         _warn("sweep", record["warnings"])
         print(format_sweep(record))
+        # Exclusion is per corpus, so the same in every arm.
+        print(format_decontamination(record["decontamination"], table=False))
         print(
             f"wrote {args.out}: one folder per arm and sweep.json; "
             f"check it: procmix verify {args.out}"

@@ -17,7 +17,8 @@ from mixtures.writer import file_sha256
 from pipeline import __version__
 
 # 2: joint rounding; solution.granularity per procedural task type.
-MANIFEST_VERSION = 2
+# 3: decontamination (index digest, exclusion per benchmark), rematched by verify.
+MANIFEST_VERSION = 3
 
 
 def _classifiers(corpus: Corpus) -> dict:
@@ -88,6 +89,7 @@ def build_manifest(
     blocks: dict[str, str],
     confusion: Confusion | None,
     granularity: dict[str, dict[str, float]],
+    decontamination: dict,
 ) -> dict:
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -103,6 +105,7 @@ def build_manifest(
             "labels": spec.labels,
             "null_labels_counted_as_other": corpus.null_labels,
         },
+        "decontamination": decontamination,
         "classifiers": _classifiers(corpus),
         "noise_model": _noise_model(confusion),
         "tokenizer": _tokenizer(spec),

@@ -112,7 +112,7 @@ def problem_for(spec: MixSpec, corpus: Corpus) -> Problem:
 
 
 def open_corpus(spec: MixSpec) -> Corpus:
-    return load_corpus(spec.corpus, spec.labels, load_tokenizer(spec.tokenizer))
+    return load_corpus(spec.corpus, spec.labels, load_tokenizer(spec.tokenizer), spec.decontaminate)
 
 
 def rounding_groups(corpus: Corpus, seed: int) -> Groups:
@@ -274,6 +274,7 @@ def write_shards_checked(
         block_digests(corpus, selection.copies),
         confusion,
         selection.granularity,
+        corpus.decontamination.manifest_entry(selection.copies),
     )
     failed = [c for c in check_mixture(out, manifest) if not c.ok]
     if failed:
@@ -369,7 +370,13 @@ def sweep(
     )
     # Every arm has the same tasks and corpus, so the same warnings.
     warnings = plans[levels[0]][0].warnings
-    return {"name": spec.name, "levels": levels, "arms": results, "warnings": warnings}
+    return {
+        "name": spec.name,
+        "levels": levels,
+        "arms": results,
+        "warnings": warnings,
+        "decontamination": manifests[0]["decontamination"],
+    }
 
 
 def _arm_row(manifest: dict) -> dict:

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pipeline.decont.evalsets import EvalsetError
 
@@ -53,9 +54,20 @@ def _tag(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pipeline.decont.corpus import report
 
+    def run() -> dict[str, dict]:
+        index = args.index
+        # A mixture names its corpus's index in its manifest; the command line is where
+        # pipeline and mixtures meet (pipeline.cli adds mixtures' verbs).
+        from mixtures import MANIFEST
+        from mixtures.decont import recorded_index
+
+        if index is None and (Path(args.folder) / MANIFEST).exists():
+            index = recorded_index(Path(args.folder))
+        return report(args.folder, index, args.out)
+
     return _print_table(
         "report",
-        lambda: report(args.folder, args.index, args.out),
+        run,
         args.out and f"wrote {args.out}: <benchmark>.dirty.txt, .clean.txt, .unchecked.txt",
     )
 
@@ -116,11 +128,15 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         description=(
             "Print items hit, documents and tokens per benchmark. Tagged files are read as "
             "they are; others have their text matched against --index (default: the index "
-            "the folder carries in decont-index/)."
+            "a corpus carries in decont-index/, or the one a mixture's manifest.json records)."
         ),
     )
-    r.add_argument("folder", metavar="CORPUS|MIXDIR", help="corpus or shard folder")
-    r.add_argument("--index", default=None, help="index folder (default: FOLDER/decont-index)")
+    r.add_argument("folder", metavar="CORPUS|MIXDIR", help="corpus, mixture or shard folder")
+    r.add_argument(
+        "--index",
+        default=None,
+        help="index folder (default: CORPUS/decont-index, or the one MIXDIR's manifest records)",
+    )
     r.add_argument(
         "--out", default=None, help="write <benchmark>.dirty.txt / .clean.txt / .unchecked.txt here"
     )

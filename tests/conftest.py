@@ -16,6 +16,7 @@ import zstandard
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PROCMIX_DATA", REPO.parent / "shared" / "data"))
+EVALSETS = REPO.parent / "shared" / "evalsets"
 
 
 def read_jsonl_gz(name: str, limit: int | None = None) -> list[dict]:
@@ -28,6 +29,16 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.fail(f"sample data not found at {DATA}; set PROCMIX_DATA")
     return DATA
+
+
+@pytest.fixture(scope="session")
+def evalset_index(tmp_path_factory) -> Path:
+    """The shipped evaluation sets' index, built once (as `make decont-index` does)."""
+    from pipeline.decont.index import build_index
+
+    out = tmp_path_factory.mktemp("index") / "all"
+    build_index(sorted(EVALSETS.glob("*.jsonl")), out)
+    return out
 
 
 def write_bad_inputs(folder: Path) -> dict[str, int]:

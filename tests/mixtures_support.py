@@ -12,6 +12,20 @@ import pyarrow.parquet as pq
 from mixtures.corpus import BucketTable
 from pipeline.schema import DOCS_SCHEMA
 
+# Sample-data sources whose procedural task types each have hundreds of documents, so a
+# 1% task share is tens of documents and the sampler's half-document rounding stays small.
+SUBSET = [
+    "gsm8k.jsonl.gz",
+    "tldr.jsonl.gz",
+    "thealgorithms_python.jsonl.gz",
+    "dudeney_pg16713.jsonl.gz",
+    "beeton_household.jsonl.gz",
+    "needlework_pg20776.jsonl.gz",
+    "wikipedia.jsonl.gz",
+    "shrubs_pg10852.jsonl.gz",
+    "federalist_pg1404.jsonl.gz",
+    "devil.jsonl.gz",
+]
 TASKS = ("math", "code", "cooking", "reasoning", "science")
 LABELS = {"content_type": "label_procedural", "task_type": "input_task_type"}
 

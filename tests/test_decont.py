@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, read_jsonl_gz
+from conftest import EVALSETS, read_jsonl_gz
 from pipeline import schema
 from pipeline.cli import main
 from pipeline.decont.columns import tally_files
@@ -21,15 +21,7 @@ from pipeline.minhash import normalized_words
 from pipeline.prepare import PrepareConfig, prepare
 from pipeline.stats import query
 
-EVALSETS = REPO.parent / "shared" / "evalsets"
 GSM8K_TEST_ITEMS = 1319
-
-
-@pytest.fixture(scope="module")
-def evalset_index(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("index") / "all"
-    build_index(sorted(EVALSETS.glob("*.jsonl")), out)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from mixtures_support import LABELS, synthetic_docs, synthetic_spec, write_corpus
+from mixtures_support import LABELS, SUBSET, synthetic_docs, synthetic_spec, write_corpus
 
 from mixtures.corpus import CorpusError
 from mixtures.mix import mix, open_corpus, problem_for
@@ -19,21 +19,6 @@ from mixtures.spec import parse_spec
 from mixtures.verify import passed, verify
 from mixtures.writer import file_sha256
 from pipeline.cli import main
-
-# Every procedural task type here has hundreds of documents, so a 1% task share
-# is tens of documents and the sampler's half-document rounding stays small.
-SUBSET = [
-    "gsm8k.jsonl.gz",
-    "tldr.jsonl.gz",
-    "thealgorithms_python.jsonl.gz",
-    "dudeney_pg16713.jsonl.gz",
-    "beeton_household.jsonl.gz",
-    "needlework_pg20776.jsonl.gz",
-    "wikipedia.jsonl.gz",
-    "shrubs_pg10852.jsonl.gz",
-    "federalist_pg1404.jsonl.gz",
-    "devil.jsonl.gz",
-]
 
 
 @pytest.fixture(scope="module")

@@ -76,6 +76,21 @@ def write_corpus(folder: Path, docs: list[dict], files: int = 2) -> Path:
     return folder
 
 
+def subset_spec(corpus: Path, **change) -> dict:
+    """A spec for a prepared SUBSET corpus on its structural labels: 2M tokens, procedural
+    share 0.5, D1 3."""
+    raw = {
+        "name": "t",
+        "corpus": str(corpus),
+        "tokens": 2_000_000,
+        "procedural_share": 0.5,
+        "diversity": {"d1": 3.0},
+        "shard": {"rows": 5000},
+        "labels": LABELS,
+    }
+    return {**raw, **change}
+
+
 def synthetic_spec(corpus: Path, **change) -> dict:
     """A spec for a synthetic corpus: 150k tokens, procedural share 0.4, natural task shares."""
     base = {

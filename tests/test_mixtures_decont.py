@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from mixtures_support import LABELS, SUBSET, synthetic_docs, synthetic_spec, write_corpus
+from mixtures_support import SUBSET, subset_spec, synthetic_docs, synthetic_spec, write_corpus
 
 import mixtures.corpus
 from mixtures.decont import DecontError
@@ -41,19 +41,6 @@ def flagged(checked) -> pa.Table:
     return docs.filter(pa.compute.greater(docs["contam_ngrams"], 0))
 
 
-def _spec(corpus: Path, **change) -> dict:
-    raw = {
-        "name": "d",
-        "corpus": str(corpus),
-        "tokens": 2_000_000,
-        "procedural_share": 0.5,
-        "diversity": {"d1": 3.0},
-        "shard": {"rows": 5000},
-        "labels": LABELS,
-    }
-    return {**raw, **change}
-
-
 def _keys(mixdir: Path) -> set[str]:
     shards = sorted(mixdir.glob("shard-*.parquet"))
     return set(pq.read_table(shards, columns=["doc_key"])["doc_key"].to_pylist())
@@ -67,7 +54,7 @@ def test_decontaminated_mixture_holds_no_flagged_document(checked, flagged, tmp_
     gsm8k_test = [k for k in flagged["id"].to_pylist() if k.startswith("gsm8k:test")]
     assert len(gsm8k_test) > 1319  # both copies of the test split, kept by dedup
     # Without exclusion the same budget takes hundreds of GSM8K test problems.
-    mix(parse_spec(_spec(checked, decontaminate={"benchmarks": []})), tmp_path / "open")
+    mix(parse_spec(subset_spec(checked, decontaminate={"benchmarks": []})), tmp_path / "open")
     entry = json.loads((tmp_path / "open" / "manifest.json").read_text())["decontamination"]
     assert (
         entry["documents_excluded"] == 0 and entry["benchmarks"]["gsm8k"]["items_in_mixture"] > 100
@@ -76,7 +63,7 @@ def test_decontaminated_mixture_holds_no_flagged_document(checked, flagged, tmp_
     assert passed(verify(tmp_path / "open"))
 
     spec = tmp_path / "all.yaml"
-    spec.write_text(yaml.safe_dump(_spec(checked, decontaminate={"benchmarks": "all"})))
+    spec.write_text(yaml.safe_dump(subset_spec(checked, decontaminate={"benchmarks": "all"})))
     assert main(["mix", str(spec), "-o", str(tmp_path / "all")]) == 0
     out = capsys.readouterr().out
     assert f"excluded {flagged.num_rows:,} documents" in out and "items_in_mixture" in out
@@ -96,7 +83,7 @@ def test_decontaminated_mixture_holds_no_flagged_document(checked, flagged, tmp_
     assert manifest["corpus"]["documents"] == corpus_docs - flagged.num_rows  # the candidates
     assert passed(verify(tmp_path / "all"))
     # The default on a checked corpus is every benchmark: the same shards.
-    mix(parse_spec(_spec(checked)), tmp_path / "default")
+    mix(parse_spec(subset_spec(checked)), tmp_path / "default")
     for shard in manifest["shards"]:
         name = shard["file"]
         assert (tmp_path / "default" / name).read_bytes() == (tmp_path / "all" / name).read_bytes()
@@ -125,7 +112,7 @@ def _shard_row(doc: dict) -> dict:
 
 def test_verify_catches_a_shard_edited_to_hold_a_flagged_document(checked, flagged, tmp_path):
     out = tmp_path / "m"
-    mix(parse_spec(_spec(checked, decontaminate={"benchmarks": ["gsm8k"]})), out)
+    mix(parse_spec(subset_spec(checked, decontaminate={"benchmarks": ["gsm8k"]})), out)
     assert passed(verify(out))
     planted = next(d for d in flagged.to_pylist() if d["contam_benchmarks"] == ["gsm8k"])
     shard = out / "shard-00000.parquet"
@@ -148,14 +135,14 @@ def test_a_failed_exclusion_is_never_published(checked, tmp_path, monkeypatch):
 
     monkeypatch.setattr(mixtures.corpus, "decontaminate", keep_everything)
     with pytest.raises(SelfCheckFailed) as info:
-        mix(parse_spec(_spec(checked)), tmp_path / "m")
+        mix(parse_spec(subset_spec(checked)), tmp_path / "m")
     assert any(c.name.startswith(EXCLUDED_CHECK) for c in info.value.failed)
     assert not (tmp_path / "m" / "manifest.json").exists()
 
 
 def test_sweep_after_exclusion_keeps_one_factual_block(checked, flagged, tmp_path, capsys):
     spec = tmp_path / "s.yaml"
-    spec.write_text(yaml.safe_dump(_spec(checked, diversity={})))
+    spec.write_text(yaml.safe_dump(subset_spec(checked, diversity={})))
     assert main(["sweep", str(spec), "--levels", "2,4", "-o", str(tmp_path / "sw")]) == 0
     assert f"excluded {flagged.num_rows:,} documents" in capsys.readouterr().out
     results = verify(tmp_path / "sw")
@@ -171,7 +158,7 @@ def test_sweep_after_exclusion_keeps_one_factual_block(checked, flagged, tmp_pat
 
 def test_decontaminate_errors_name_what_was_expected(checked, tmp_path, capsys):
     spec = tmp_path / "s.yaml"
-    spec.write_text(yaml.safe_dump(_spec(checked, decontaminate={"benchmarks": ["gsm8"]})))
+    spec.write_text(yaml.safe_dump(subset_spec(checked, decontaminate={"benchmarks": ["gsm8"]})))
     assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert "decontaminate.benchmarks: ['gsm8'] not in the corpus's index" in err

@@ -442,6 +442,8 @@ def decont_overhead(data: str, index: str, work: Path, workers: int) -> dict:
         "runs": runs,
         "wall_ratio": round(ratio, 3),
         "elapsed_ratio": round(runs["decont"]["elapsed_s"] / runs["plain"]["elapsed_s"], 3),
+        # CPU seconds of the process tree: what the ratio is when other jobs share the cores.
+        "cpu_ratio": round(runs["decont"]["run"]["cpu_s"] / runs["plain"]["run"]["cpu_s"], 3),
         "target": DECONT_OVERHEAD_MAX,
         "pass": ratio <= DECONT_OVERHEAD_MAX,
         "how": "process wall seconds of prepare --decont / prepare, same input and workers",

@@ -187,7 +187,9 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         "mix",
         help="build one mixture from a spec: solve, sample, write shards + manifest",
         description=(
-            "Solve the spec's targets on its corpus, select documents with a seeded hash of "
+            "Exclude the documents the corpus's decontamination index flagged (spec key "
+            "decontaminate; default: every benchmark of a checked corpus), solve the spec's "
+            "targets on the rest, select documents with a seeded hash of "
             "their doc_key (nested, order-independent), and write OUT/shard-NNNNN.parquet "
             "(zstd), run verify's checks on the shards, and only when they pass write "
             "OUT/manifest.json: a mixture with a manifest always passes `procmix verify`. "
@@ -249,7 +251,8 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         help="recompute a mixture's figures from its shards and check them",
         description=(
             "Read the shards with DuckDB, recompute tokens, procedural share, D0/D1/D2, task and "
-            "source shares, duplicates and block digests, and compare them with the spec's "
+            "source shares, duplicates and block digests, rematch the text against the "
+            "corpus's decontamination index, and compare them with the spec's "
             "targets, the planned solution and manifest.json (sha256 per shard). On a sweep "
             "folder, also check that every arm holds the same factual/other block. Exit codes: "
             f"0 all checks pass; {EXIT_FAILED_CHECK} a check fails; {EXIT_USAGE} MIXDIR is "

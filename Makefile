@@ -9,6 +9,8 @@ WORKERS ?= 2
 EXECUTOR ?= local
 SPEC   ?= mixtures/examples/demo.yaml
 LEVELS ?= 2,3,4,6
+EVALSETS ?= ../shared/evalsets
+DECONT_INDEX ?= out/decont-index
 # OUT defaults to the corpus folder for prepare; mix and sweep write elsewhere unless given OUT.
 MIX_OUT   := $(if $(filter command line,$(origin OUT)),$(OUT),out/mix-demo)
 SWEEP_OUT := $(if $(filter command line,$(origin OUT)),$(OUT),out/sweep-demo)
@@ -16,11 +18,12 @@ CORPUS_ARG := $(if $(CORPUS),--corpus $(CORPUS))
 
 TEACHER_VENV := .venv-teacher
 
-.PHONY: setup demo test test-fast docs-check prepare stats query mix sweep bench classifiers word-vectors lint clean help
+.PHONY: setup demo decont-index test test-fast docs-check prepare stats query mix sweep bench classifiers word-vectors lint clean help
 
 help:
 	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
 	@echo "make demo     prepare $(DATA) into $(OUT) and print its summary"
+	@echo "make decont-index  index the evaluation sets in $(EVALSETS) -> $(DECONT_INDEX)"
 	@echo "make test     ruff, then the whole test suite (what CI runs)"
 	@echo "make test-fast  the suite without the slow tests (training, LOSO, Dask, the wheel)"
 	@echo "make docs-check  run every sh and python block of README.md and docs/*.md"
@@ -43,9 +46,14 @@ $(BIN)/procmix: pyproject.toml
 setup: $(BIN)/procmix
 	@echo "procmix installed: $(BIN)/procmix"
 
+$(DECONT_INDEX)/index.json: $(BIN)/procmix $(wildcard $(EVALSETS)/*.jsonl)
+	$(BIN)/procmix decont index $(EVALSETS)/*.jsonl -o $(DECONT_INDEX)
+
+decont-index: $(DECONT_INDEX)/index.json
+
 # --overwrite replaces a demo left by other models or settings; the same ones resume.
-demo: setup
-	$(BIN)/procmix prepare $(DATA) -o $(OUT) --workers $(WORKERS) --overwrite
+demo: setup decont-index
+	$(BIN)/procmix prepare $(DATA) -o $(OUT) --workers $(WORKERS) --overwrite --decont $(DECONT_INDEX)
 	@echo "wrote $(OUT): docs/ ledger/ quarantine/ stats.duckdb summary.json"
 	@echo "try: $(BIN)/procmix query $(OUT) \"SELECT * FROM composition LIMIT 10\""
 
@@ -78,8 +86,8 @@ sweep: setup
 	$(BIN)/procmix sweep $(SPEC) $(CORPUS_ARG) --levels $(LEVELS) -o $(SWEEP_OUT) --overwrite
 	$(BIN)/procmix verify $(SWEEP_OUT)
 
-bench: setup
-	$(BIN)/python bench/prepare_bench.py --data $(DATA) --out bench/results/prepare.json
+bench: setup decont-index
+	$(BIN)/python bench/prepare_bench.py --data $(DATA) --decont $(DECONT_INDEX) --out bench/results/prepare.json
 	@echo "wrote bench/results/prepare.json"
 	$(BIN)/python bench/classifier_bench.py --data $(DATA) --out bench/results/classifiers.json
 	@echo "wrote bench/results/classifiers.json"

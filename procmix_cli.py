@@ -11,7 +11,9 @@ import sys
 
 import classifiers.cli
 import mixtures.cli
+import mixtures.decont
 import pipeline.cli
+import pipeline.decont.cli
 from procmix_core import __version__
 
 
@@ -25,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.cli.add_verbs(verbs)
     classifiers.cli.add_verbs(verbs)
     mixtures.cli.add_verbs(verbs)
+    # `decont report MIXDIR` finds the index in the mixture's manifest, which mixtures reads.
+    pipeline.decont.cli.add_verbs(verbs, mixtures.decont.recorded_index)
     return parser
 
 

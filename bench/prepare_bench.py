@@ -3,7 +3,9 @@
 For each scale: build the benchmark corpus (``build_corpus.py``), run
 ``procmix prepare`` on it as a subprocess while sampling the RSS of its whole
 process tree every 0.1 s, then score its ledger against the planted
-near-duplicates. Then a head-to-head run: a scale-1 corpus capped at
+near-duplicates. With ``--decont INDEX``, prepare runs twice on ``--data``
+itself (the demo corpus, tagged as ``make demo`` does), without and with
+``--decont``, for the time decontamination adds. Then a head-to-head run: a scale-1 corpus capped at
 ``--datatrove-mb`` MB of source text (datatrove's stock MinHash pipeline runs
 at well under 1 MB/s per core, so the full corpus would take many minutes),
 on which procmix and datatrove (``datatrove_minhash.py``) both run, with the
@@ -51,6 +53,8 @@ TARGETS = {
     "recall_j_ge_0.9": 0.95,
     "precision_j_ge_0.8": 0.97,
 }
+# prepare --decont wall time / prepare wall time on the demo corpus: <= target.
+DECONT_OVERHEAD_MAX = 1.30
 
 
 def _git(*args: str) -> str | None:
@@ -420,6 +424,32 @@ def bench_corpus(
     return result
 
 
+def decont_overhead(data: str, index: str, work: Path, workers: int) -> dict:
+    """Prepare ``data`` (tagged, as ``make demo``) without and with ``--decont``, same run."""
+    runs = {}
+    for name, extra in (("plain", []), ("decont", ["--decont", index])):
+        out, log = work / f"decont-bench-{name}", work / f"decont-bench-{name}.log"
+        command = [str(PROCMIX), "prepare", data, "-o", str(out), "--workers", str(workers)]
+        run = run_measured(command + extra, log)
+        _check(run, log)
+        summary = json.loads((out / "summary.json").read_text())
+        decont = summary.get("decont", {})
+        runs[name] = {"run": run, "elapsed_s": summary["elapsed_s"], "decont": decont}
+        print(f"decont bench: prepare {name} {run['wall_s']:.1f} s", flush=True)
+        shutil.rmtree(out, ignore_errors=True)
+    ratio = runs["decont"]["run"]["wall_s"] / runs["plain"]["run"]["wall_s"]
+    return {
+        "runs": runs,
+        "wall_ratio": round(ratio, 3),
+        "elapsed_ratio": round(runs["decont"]["elapsed_s"] / runs["plain"]["elapsed_s"], 3),
+        # CPU seconds of the process tree: what the ratio is when other jobs share the cores.
+        "cpu_ratio": round(runs["decont"]["run"]["cpu_s"] / runs["plain"]["run"]["cpu_s"], 3),
+        "target": DECONT_OVERHEAD_MAX,
+        "pass": ratio <= DECONT_OVERHEAD_MAX,
+        "how": "process wall seconds of prepare --decont / prepare, same input and workers",
+    }
+
+
 def ratios(entry: dict) -> dict:
     """How many times faster procmix is than datatrove on the same corpus."""
     procmix, datatrove = entry["procmix"], entry["datatrove"]
@@ -566,6 +596,9 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--decont", default=None, help="index folder: also time prepare --decont on --data"
+    )
+    parser.add_argument(
         "--work-dir", default=None, help="keep corpora and outputs here (default: temp, removed)"
     )
     args = parser.parse_args()
@@ -586,6 +619,8 @@ def main() -> None:
         report["head_to_head"] = bench_corpus(
             f"1x-{head_mb:g}MB", work, args, 1, head_mb, datatrove=True
         )
+        if args.decont:
+            report["decont"] = decont_overhead(args.data, args.decont, work, args.workers)
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -599,6 +634,10 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=2) + "\n")
     print()
     print_table(report)
+    if "decont" in report:
+        decont = report["decont"]
+        verdict = "PASS" if decont["pass"] else "FAIL"
+        print(f"{verdict}  decont_overhead: {decont['wall_ratio']}x (target {decont['target']})")
     print(f"\nreport: {out} ({report['bench_wall_s']:.0f} s)")
 
 

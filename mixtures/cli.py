@@ -24,6 +24,7 @@ def _spec(args: argparse.Namespace):
 def _run(verb: str, action, storage_options: str | None = None) -> int:
     """Run ``action()``; turn the mixer's known errors into a message and an exit code."""
     from mixtures.corpus import CorpusError
+    from mixtures.decont import DecontError
     from mixtures.mix import MixError, SelfCheckFailed
     from mixtures.optimiser import Infeasible
     from mixtures.spec import SpecError
@@ -49,7 +50,7 @@ def _run(verb: str, action, storage_options: str | None = None) -> int:
             print(f"  {reason}", file=sys.stderr)
         print("run `procmix explain SPEC` for the reachable range of every target", file=sys.stderr)
         return EXIT_INFEASIBLE
-    except (SpecError, CorpusError, MixError, StorageError, OSError) as e:
+    except (SpecError, CorpusError, DecontError, MixError, StorageError, OSError) as e:
         # OSError: object storage failing part way (network, credentials); never a secret.
         try:
             options = parse_options(storage_options)
@@ -62,6 +63,35 @@ def _run(verb: str, action, storage_options: str | None = None) -> int:
 def _warn(verb: str, warnings: list[str]) -> None:
     for warning in warnings:
         print(f"procmix {verb}: warning: {warning}", file=sys.stderr)
+
+
+def format_decontamination(entry: dict, table: bool = True) -> str:
+    """What the manifest's ``decontamination`` says, and its per-benchmark ``table``."""
+    if entry["index"] is None:
+        return (
+            "decontamination: none, the corpus was not checked against an evaluation-set "
+            "index (prepare --decont INDEX)"
+        )
+    excluded = ", ".join(entry["excluded_benchmarks"]) or "no benchmark"
+    line = (
+        f"decontamination: index {entry['index']['digest'][:16]}; excluded "
+        f"{entry['documents_excluded']:,} documents ({entry['tokens_excluded']:,} tokens) "
+        f"flagged for {excluded} with more than {entry['max_matched_ngrams']} matched n-grams"
+    )
+    if not table:
+        return line
+    from procmix_core.tables import format_table
+
+    columns = [
+        "items",
+        "items_in_corpus",
+        "items_in_mixture",
+        "excluded",
+        "documents_excluded",
+        "tokens_excluded",
+    ]
+    rows = [(name, *(b[c] for c in columns)) for name, b in entry["benchmarks"].items()]
+    return line + "\n" + format_table(["benchmark", *columns], rows)
 
 
 def _mix(args: argparse.Namespace) -> int:
@@ -79,6 +109,7 @@ def _mix(args: argparse.Namespace) -> int:
             + (f", expected true D1 {a['d1_true']:.4f}" if "d1_true" in a else "")
         )
         print(f"sampled and wrote {t['text_mb']:.1f} MB of text in {t['seconds']:.1f} s")
+        print(format_decontamination(manifest["decontamination"]))
         print(f"check it: procmix verify {args.out}")
         return 0
 
@@ -124,6 +155,8 @@ def _sweep(args: argparse.Namespace) -> int:
         record = sweep(_spec(args), args.levels, args.out, args.overwrite)
         _warn("sweep", record["warnings"])
         print(format_sweep(record))
+        # Exclusion is per corpus, so the same in every arm.
+        print(format_decontamination(record["decontamination"], table=False))
         print(
             f"wrote {args.out}: one folder per arm and sweep.json; "
             f"check it: procmix verify {args.out}"
@@ -171,7 +204,9 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         "mix",
         help="build one mixture from a spec: solve, sample, write shards + manifest",
         description=(
-            "Solve the spec's targets on its corpus, select documents with a seeded hash of "
+            "Exclude the documents the corpus's decontamination index flagged (spec key "
+            "decontaminate; default: every benchmark of a checked corpus), solve the spec's "
+            "targets on the rest, select documents with a seeded hash of "
             "their doc_key (nested, order-independent), and write OUT/shard-NNNNN.parquet "
             "(zstd), run verify's checks on the shards, and only when they pass write "
             "OUT/manifest.json: a mixture with a manifest always passes `procmix verify`. "
@@ -237,7 +272,8 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         help="recompute a mixture's figures from its shards and check them",
         description=(
             "Read the shards with DuckDB, recompute tokens, procedural share, D0/D1/D2, task and "
-            "source shares, duplicates and block digests, and compare them with the spec's "
+            "source shares, duplicates and block digests, rematch the text against the "
+            "corpus's decontamination index, and compare them with the spec's "
             "targets, the planned solution and manifest.json (sha256 per shard). On a sweep "
             "folder, also check that every arm holds the same factual/other block. Exit codes: "
             f"0 all checks pass; {EXIT_FAILED_CHECK} a check fails; {EXIT_USAGE} MIXDIR is "

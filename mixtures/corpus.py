@@ -22,7 +22,15 @@ import pyarrow.parquet as pq
 import xxhash
 
 from classifiers.taxonomy import CONTENT_LABELS, OTHER, PROCEDURAL
+from mixtures.decont import (
+    FLAG_COLUMNS,
+    Decontamination,
+    DecontError,
+    checked_index,
+    decontaminate,
+)
 from mixtures.sampler import base_hashes
+from mixtures.spec import Decontaminate
 from procmix_core.layout import DOCS_DIR, PARQUET_GLOB, CorpusLayout
 
 if TYPE_CHECKING:
@@ -92,6 +100,7 @@ class Corpus:
     null_labels: dict[str, int]
     classifiers: dict
     columns: list[str]
+    decontamination: Decontamination  # what the spec's decontaminate excluded
     # A remote corpus's local copy of docs/ and summary.json: kept while the Corpus lives.
     copy: tempfile.TemporaryDirectory | None = None
 
@@ -176,18 +185,30 @@ def load_tokenizer(path: str | None) -> Tokenizer | None:
 
 
 def load_corpus(
-    root: str | os.PathLike, labels: dict[str, str], tokenizer: Tokenizer | None = None
+    root: str | os.PathLike,
+    labels: dict[str, str],
+    tokenizer: Tokenizer | None = None,
+    decont: Decontaminate | None = None,
 ) -> Corpus:
-    """Read the metadata of every document and group it into buckets."""
+    """Read the metadata of every document, exclude what ``decont`` flags (see
+    ``mixtures.decont.decontaminate``) and group the rest into buckets."""
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(f"corpus folder not found: {root}")
     files = docs_files(root)
     columns = _check_columns(files, labels)
+    decont_index = checked_index(root)
+    flags = FLAG_COLUMNS if decont_index is not None else []
     wanted = ["doc_key", "source", "n_tokens", labels["content_type"], labels["task_type"]]
     parts = []
     for index, path in enumerate(files):
-        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
+        missing = sorted(set(flags) - set(pq.read_schema(path).names))
+        if missing:
+            raise DecontError(
+                f"{path} lacks {missing} although {root} carries an index: re-check the "
+                "corpus with `procmix decont tag`"
+            )
+        table = pq.read_table(path, columns=list(dict.fromkeys(wanted + flags)))
         n = table.num_rows
         tokens = _count_tokens(path, tokenizer) if tokenizer else table["n_tokens"]
         parts.append(
@@ -201,12 +222,18 @@ def load_corpus(
                     "task_type": table[labels["task_type"]],
                     "n_tokens": tokens,
                     "est_tokens": table["n_tokens"],
+                    **{name: table[name] for name in flags},
                 }
             )
         )
     docs = pa.concat_tables(parts)
     if docs.num_rows == 0:
         raise CorpusError(f"corpus has no documents: {root}/{DOCS_DIR}/{PARQUET_GLOB} hold 0 rows")
+    # Excluded before anything is counted: flagged documents are never candidates.
+    keep, decontamination = decontaminate(root, decont_index, decont, docs)
+    docs = docs.filter(pa.array(keep)).drop_columns(flags)
+    if docs.num_rows == 0:
+        raise CorpusError(f"decontaminate excludes every document of {root}")
     null_labels = {}
     for role in ("content_type", "task_type"):
         values, null_labels[role] = _normalise(docs[role], role, labels[role])
@@ -247,4 +274,5 @@ def load_corpus(
         null_labels=null_labels,
         classifiers=read_classifiers(root),
         columns=columns,
+        decontamination=decontamination,
     )

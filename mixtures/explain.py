@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from mixtures import metrics
-from mixtures.cli import EXIT_INFEASIBLE
+from mixtures.cli import EXIT_INFEASIBLE, format_decontamination
 from mixtures.corpus import Corpus
 from mixtures.mix import Selection, goal_for, open_corpus, plan, problem_for, rounding_groups
 from mixtures.optimiser import (
@@ -34,6 +34,7 @@ def _ranges(problem: Problem, corpus: Corpus) -> list[str]:
         f"corpus {corpus.root}: {fmt_tokens(corpus.docs.num_rows)} documents, "
         f"{fmt_tokens(held.total)} tokens, {len(problem.buckets)} buckets; "
         f"null labels counted as other: {corpus.null_labels}",
+        format_decontamination(corpus.decontamination.exclusion(), table=False),
         f"tokens: {fmt_tokens(n)} asked; reachable up to {fmt_tokens(r * held.total)} "
         f"(max_epochs {r})",
         f"procedural_share: {problem.procedural_share!r} asked; reachable "

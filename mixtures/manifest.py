@@ -18,7 +18,8 @@ from procmix_core.hashing import file_sha256
 from procmix_core.tokens import ESTIMATE_RULE
 
 # 2: joint rounding; solution.granularity per procedural task type.
-MANIFEST_VERSION = 2
+# 3: decontamination (index digest, exclusion per benchmark), rematched by verify.
+MANIFEST_VERSION = 3
 
 
 def _classifiers(corpus: Corpus) -> dict:
@@ -89,6 +90,7 @@ def build_manifest(
     blocks: dict[str, str],
     confusion: Confusion | None,
     granularity: dict[str, dict[str, float]],
+    decontamination: dict,
 ) -> dict:
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -104,6 +106,7 @@ def build_manifest(
             "labels": spec.labels,
             "null_labels_counted_as_other": corpus.null_labels,
         },
+        "decontamination": decontamination,
         "classifiers": _classifiers(corpus),
         "noise_model": _noise_model(confusion),
         "tokenizer": _tokenizer(spec),

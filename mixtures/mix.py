@@ -32,6 +32,7 @@ from mixtures.spec import MixSpec, SpecError
 from mixtures.verify import Check, check_mixture
 from mixtures.writer import WORK_DIR, OutputRows, write_shards
 from procmix_core.atomic import TMP_SUFFIX, write_json
+from procmix_core.decont_match import CORPUS_INDEX_DIR
 from procmix_core.layout import DOCS_DIR, SUMMARY_FILE
 from procmix_core.output import FolderInUse, claim_output_folder
 from procmix_core.storage import Location, local_copy, local_files, workspace
@@ -117,15 +118,15 @@ def problem_for(spec: MixSpec, corpus: Corpus) -> Problem:
 
 
 def open_corpus(spec: MixSpec) -> Corpus:
-    """The spec's corpus; one on object storage is read from a local copy of its docs/ and
-    summary.json (a mixture reads every byte of them anyway)."""
+    """The spec's corpus; one on object storage is read from a local copy of its docs/,
+    summary.json and decont-index/ (a mixture reads every byte of them anyway)."""
     where = Location.of(spec.corpus, spec.storage_options)
     tokenizer = load_tokenizer(spec.tokenizer)
     if not where.remote:
-        return load_corpus(spec.corpus, spec.labels, tokenizer)
+        return load_corpus(spec.corpus, spec.labels, tokenizer, spec.decontaminate)
     where.check()
-    copy = local_copy(where, [DOCS_DIR, SUMMARY_FILE])
-    corpus = load_corpus(copy.name, spec.labels, tokenizer)
+    copy = local_copy(where, [DOCS_DIR, SUMMARY_FILE, CORPUS_INDEX_DIR])
+    corpus = load_corpus(copy.name, spec.labels, tokenizer, spec.decontaminate)
     return dataclasses.replace(corpus, root=where.url, copy=copy)
 
 
@@ -314,6 +315,7 @@ def write_shards_checked(
         block_digests(corpus, selection.copies),
         confusion,
         selection.granularity,
+        corpus.decontamination.manifest_entry(selection.copies),
     )
     failed = [c for c in check_mixture(out, manifest) if not c.ok]
     if failed:
@@ -419,7 +421,13 @@ def _write_sweep(
     )
     # Every arm has the same tasks and corpus, so the same warnings.
     warnings = plans[levels[0]][0].warnings
-    return {"name": spec.name, "levels": levels, "arms": results, "warnings": warnings}
+    return {
+        "name": spec.name,
+        "levels": levels,
+        "arms": results,
+        "warnings": warnings,
+        "decontamination": manifests[0]["decontamination"],
+    }
 
 
 def _arm_row(manifest: dict) -> dict:

@@ -17,6 +17,8 @@ ORDERS = ("shuffled", "structured_first")
 # DESIGN.md's task types: the only names ``tasks:`` accepts.
 TASK_TYPES = TASK_LABELS
 DEFAULT_LABELS = {"content_type": "content_type", "task_type": "task_type"}
+# ``decontaminate.benchmarks``: every benchmark of the corpus's index.
+ALL_BENCHMARKS = "all"
 
 
 class SpecError(ValueError):
@@ -41,6 +43,16 @@ class Diversity:
 
 
 @dataclass(frozen=True)
+class Decontaminate:
+    """Which flagged documents to exclude: those hitting one of ``benchmarks`` (a tuple
+    of names, or ``"all"`` of the corpus's index) with more than ``max_matched_ngrams``
+    matched n-grams."""
+
+    benchmarks: str | tuple[str, ...] = ALL_BENCHMARKS
+    max_matched_ngrams: int = 0
+
+
+@dataclass(frozen=True)
 class MixSpec:
     name: str
     corpus: str
@@ -57,6 +69,8 @@ class MixSpec:
     order: str = "shuffled"
     noise_correction: bool = False
     labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+    # None: exclude everything the corpus's index flagged, when the corpus was checked.
+    decontaminate: Decontaminate | None = None
     # fsspec options for an s3:// corpus or output: credentials may be among them, so
     # they stay out of repr and of to_dict (which manifests and sweep.json record).
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -87,6 +101,7 @@ _TOP_KEYS = {
     "noise_correction",
     "labels",
     "storage_options",
+    "decontaminate",
 }
 
 
@@ -209,6 +224,33 @@ def _labels(raw: dict) -> dict[str, str]:
     return labels
 
 
+def _decontaminate(raw: dict) -> Decontaminate | None:
+    value = raw.get("decontaminate")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _fail(
+            "decontaminate",
+            f"a mapping {{benchmarks: [NAME, ...] | {ALL_BENCHMARKS}, max_matched_ngrams: N}}",
+            value,
+        )
+    _unknown(value, {"benchmarks", "max_matched_ngrams"}, "decontaminate")
+    benchmarks = value.get("benchmarks", ALL_BENCHMARKS)
+    if benchmarks != ALL_BENCHMARKS:
+        names = benchmarks if isinstance(benchmarks, list) else None
+        if names is None or not all(isinstance(b, str) and b for b in names):
+            raise _fail(
+                "decontaminate.benchmarks",
+                f"{ALL_BENCHMARKS!r} or a list of benchmark names ([] excludes nothing)",
+                benchmarks,
+            )
+        if len(set(names)) != len(names):
+            raise _fail("decontaminate.benchmarks", "distinct benchmark names", benchmarks)
+        benchmarks = tuple(sorted(names))
+    limit = _integer(value, "max_matched_ngrams", 0, 0, where="decontaminate.")
+    return Decontaminate(benchmarks, limit)
+
+
 def _string(raw: dict, key: str, required: bool = False) -> str | None:
     value = raw.get(key)
     if (value is None and required) or (
@@ -267,6 +309,7 @@ def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
         order=order,
         noise_correction=noise,
         labels=_labels(raw),
+        decontaminate=_decontaminate(raw),
         storage_options=_storage_options(raw),
     )
 

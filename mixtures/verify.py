@@ -14,9 +14,11 @@ import numpy as np
 from classifiers.taxonomy import PROCEDURAL
 from mixtures import MANIFEST, SWEEP_FILE
 from mixtures.corpus import load_tokenizer
+from mixtures.decont import rematch
 from mixtures.figures import block_digest, by_group, figures, source_shares_by_group
 from mixtures.manifest import MANIFEST_VERSION
 from mixtures.optimiser import Confusion
+from procmix_core.decont_match import DecontIndexError, load_index
 from procmix_core.hashing import file_sha256
 from procmix_core.storage import Location, local_copy
 from procmix_core.tokens import ESTIMATE_RULE, estimated_tokens_sql
@@ -266,6 +268,43 @@ def _token_checks(con: duckdb.DuckDBPyConnection, tokenizer: dict) -> list[Check
     return checks
 
 
+def _decont_checks(mixdir: Path, entry: dict) -> list[Check]:
+    """The shards' text rematched against the recorded index (the one the corpus
+    carries): no document an excluded benchmark flags, and the items per benchmark the
+    manifest says the mixture holds. A corpus never checked records no index."""
+    recorded = entry["index"]
+    if recorded is None:
+        return []
+    try:
+        index = load_index(recorded["path"])
+    except DecontIndexError:
+        return [Check("decont index present (the corpus's)", "missing", recorded["path"], False)]
+    same = index.digest == recorded["digest"]
+    checks = [
+        Check(
+            "decont index digest matches manifest", index.digest[:16], recorded["digest"][:16], same
+        )
+    ]
+    if not same:
+        return checks
+    excluded = tuple(entry["excluded_benchmarks"])
+    tally, hits, example = rematch(mixdir, index, excluded, entry["max_matched_ngrams"])
+    checks.append(
+        Check(
+            f"documents flagged for excluded benchmarks ({', '.join(excluded) or 'none'})",
+            hits if example is None else f"{hits}, e.g. {example}",
+            0,
+            hits == 0,
+        )
+    )
+    found = {name: len(tally.items_hit.get(name, ())) for name in entry["benchmarks"]}
+    expected = {name: b["items_in_mixture"] for name, b in entry["benchmarks"].items()}
+    checks.append(
+        Check("items found per benchmark match manifest", found, expected, found == expected)
+    )
+    return checks
+
+
 def verify_mixture(mixdir: str | os.PathLike) -> list[Check]:
     """Every check of one mixture folder."""
     mixdir = Path(mixdir)
@@ -315,6 +354,7 @@ def check_mixture(mixdir: Path, manifest: dict) -> list[Check]:
         "GROUP BY h HAVING count(DISTINCT doc_key) > 1)"
     ).fetchall()[0][0]
     checks.append(Check("documents with the same text", same_text, 0, same_text == 0))
+    checks += _decont_checks(mixdir, manifest["decontamination"])
     digests = shard_block_digests(con)
     for block, digest in digests.items():
         expected = manifest["blocks"][block]

@@ -53,6 +53,7 @@ def _prepare(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             tag=args.tag,
             storage_options=options,
+            decont=args.decont,
         )
         summary = prepare(config)
     except (PrepareError, StorageError, ValueError, OSError) as e:
@@ -64,8 +65,9 @@ def _prepare(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from pipeline.stats import format_table, query
+    from pipeline.stats import query
     from procmix_core.storage import StorageError, parse_options
+    from procmix_core.tables import format_table
 
     options: dict = {}
     try:
@@ -82,8 +84,9 @@ def _query(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     from pipeline.prepare import format_summary
-    from pipeline.stats import format_table, query, read_summary, type_composition
+    from pipeline.stats import query, read_summary, type_composition
     from procmix_core.storage import StorageError, parse_options
+    from procmix_core.tables import format_table
 
     options: dict = {}
     try:
@@ -182,6 +185,13 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         action="store_false",
         help="skip tagging kept documents with content type and task type",
     )
+    p.add_argument(
+        "--decont",
+        metavar="INDEX",
+        default=None,
+        help="check kept documents against this index (`procmix decont index`): "
+        "contam_* columns, a contamination view and summary (default: not checked, columns null)",
+    )
     p.set_defaults(func=_prepare)
 
     q = verbs.add_parser(
@@ -189,7 +199,8 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         help="run SQL over a corpus folder's DuckDB views",
         description=(
             "Run SQL against OUT/stats.duckdb. Views: docs, ledger, quarantine, summary, "
-            "composition, fates_by_file, duplicate_clusters."
+            "composition, fates_by_file, duplicate_clusters, and contamination (corpora "
+            "prepared with --decont)."
         ),
     )
     q.add_argument("out", metavar="OUT", help="a prepare output folder or s3:// URL")

@@ -16,11 +16,13 @@ from classifiers.tagging import shared_tagger
 from pipeline import schema
 from pipeline.layout import Layout
 from procmix_core.atomic import AtomicParquetWriter
+from procmix_core.decont_match import contam_columns, shared_index, unchecked_columns
 from procmix_core.readers import input_field_name
 
 BATCH_ROWS = 1024
 # CPU time spent tagging, in the step's datatrove stats (summed over ranks for the summary).
 TAG_MICROSECONDS = "tag_microseconds"
+DECONT_MICROSECONDS = "decont_microseconds"
 _ARROW_TYPES = {
     "bool": pa.bool_(),
     "int64": pa.int64(),
@@ -55,9 +57,10 @@ def extra_column_types(kinds_per_rank: list[dict[str, list[str]]]) -> dict[str, 
 
 
 def docs_schema(extra_types: dict[str, str], tag: bool = False) -> pa.Schema:
-    """DOCS_SCHEMA, TAG_SCHEMA when tagging, then one column per input field (renamed
-    when it collides)."""
+    """DOCS_SCHEMA, TAG_SCHEMA when tagging, DECONT_SCHEMA, then one column per input field
+    (renamed when it collides)."""
     fields = list(schema.DOCS_SCHEMA) + (list(schema.TAG_SCHEMA) if tag else [])
+    fields += list(schema.DECONT_SCHEMA)
     for key, type_name in extra_types.items():
         fields.append(pa.field(_column_name(key), _ARROW_TYPES[type_name]))
     return pa.schema(fields)
@@ -85,14 +88,18 @@ class WriteOutputs(PipelineStep):
         ingest_ranks: int,
         extra_types: dict[str, str],
         tag: bool = False,
+        decont: str | None = None,
     ):
         """``tag``: tag kept documents with the shipped classifiers, found where the
-        worker running the rank has procmix installed (another host's path may differ)."""
+        worker running the rank has procmix installed (another host's path may differ);
+        ``decont``: the local index folder to check them against (None: contam columns
+        null), which every worker must be able to read."""
         super().__init__()
         self.out = out
         self.ingest_ranks = ingest_ranks
         self.extra_types = extra_types
         self.tag = tag
+        self.decont = decont
 
     def needs(self, rank: int, world_size: int) -> list[str]:
         names = Layout.names()
@@ -192,6 +199,14 @@ class WriteOutputs(PipelineStep):
             started = time.process_time()
             columns.update(shared_tagger(str(MODELS_DIR)).tag(kept_batch["text"]))
             self.stat_update(TAG_MICROSECONDS, value=round((time.process_time() - started) * 1e6))
+        if self.decont is None:
+            columns.update(unchecked_columns(kept_batch.num_rows))
+        else:
+            started = time.process_time()
+            columns.update(contam_columns(shared_index(self.decont), kept_batch["text"]))
+            self.stat_update(
+                DECONT_MICROSECONDS, value=round((time.process_time() - started) * 1e6)
+            )
         extras = [orjson.loads(e) if e else {} for e in kept_batch["extra"].to_pylist()]
         for key, type_name in self.extra_types.items():
             columns[_column_name(key)] = pa.array(

@@ -4,72 +4,26 @@ The one public entry point is :func:`minhash_signatures`; everything else is a
 helper so the backend (today: vectorised shingle hashing and one-permutation
 MinHash, both in numpy) can change without touching the pipeline.
 
-Normalisation folds case (Unicode lower-casing), ASCII punctuation and the common
-Unicode quotes/dashes to a word break, and any run of whitespace to one break.
-The stored text is never modified: this only decides what counts as the same
-shingle.
+Words and their normalisation are ``procmix_core.words`` (decontamination matches
+the same words).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import xxhash
 
 from procmix_core.hashing import GOLDEN_GAMMA, mix64
+from procmix_core.words import (  # noqa: F401 (normalized_words, word_hashes re-exported)
+    WINDOW_HASH_BASE,
+    normalized_words,
+    window_hashes,
+    word_hashes,
+)
 
 SHINGLE_WORDS = 5
 
-_SEPARATOR = 32
-_WORD_BYTES = bytes(
-    (ord(chr(c).lower()) if c < 128 else c)
-    if (c >= 128 or chr(c).isalnum() or c == ord("_"))
-    else _SEPARATOR
-    for c in range(256)
-)
-# Unicode punctuation common in real text, folded like its ASCII twin.
-_UNICODE_PUNCTUATION = "[\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb]"
-# SplitMix64's odd constant multiplies word hashes into shingle hashes.
-_SHINGLE_HASH_BASE = GOLDEN_GAMMA
 _EMPTY_BIN = np.uint32(0xFFFFFFFF)
-
-
-def _folded_words(texts: pa.Array) -> pa.ListArray:
-    """Words of each text after case, punctuation and whitespace folding (Arrow kernels)."""
-    texts = _unicode_folded(texts.cast(pa.large_string()))
-    _, offsets, data = texts.buffers()
-    # One byte-for-byte pass lower-cases ASCII and turns separators into spaces;
-    # it keeps every offset, so Arrow's offsets still delimit the texts.
-    raw = data.to_pybytes() if data is not None else b""
-    folded = pa.LargeStringArray.from_buffers(
-        len(texts), offsets, pa.py_buffer(raw.translate(_WORD_BYTES)), offset=texts.offset
-    )
-    # Leading/trailing separators split into empty strings; shingle_hashes drops them.
-    return pc.ascii_split_whitespace(folded)
-
-
-def _unicode_folded(texts: pa.LargeStringArray) -> pa.LargeStringArray:
-    """Unicode lower-casing and punctuation folding, run on the non-ASCII texts only.
-
-    They cost several times the ASCII byte pass, and most texts are ASCII.
-    """
-    ascii_only = pc.string_is_ascii(texts).fill_null(True).to_numpy(zero_copy_only=False)
-    if ascii_only.all():
-        return texts
-    unicode_rows = np.flatnonzero(~ascii_only)
-    folded = pc.utf8_lower(
-        pc.replace_substring_regex(texts.take(unicode_rows), _UNICODE_PUNCTUATION, " ")
-    )
-    # Row i comes from `texts` when ASCII, else from `folded`, in the original order.
-    source = np.arange(len(texts))
-    source[unicode_rows] = len(texts) + np.arange(len(unicode_rows))
-    return pa.concat_arrays([texts, folded]).take(source)
-
-
-def normalized_words(text: str) -> list[str]:
-    """The words MinHash sees, after case, punctuation and whitespace folding."""
-    return [w for w in _folded_words(pa.array([text])).to_pylist()[0] if w]
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
@@ -92,41 +46,20 @@ def shingle_hashes(
     distinct words of the batch are hashed in Python (xxh3), and shingle hashes
     combine ``size`` consecutive word hashes in numpy: no Python loop per word.
     """
-    if not isinstance(texts, pa.Array):
-        texts = pa.array(texts, pa.large_string())
-    words = _folded_words(texts)
-    words_per_text = pc.list_value_length(words).fill_null(0).to_numpy().astype(np.int64)
-    encoded = pc.dictionary_encode(pc.list_flatten(words))
-    distinct = encoded.dictionary.to_pylist()
-    distinct_hash = np.fromiter(
-        map(xxhash.xxh3_64_intdigest, distinct), dtype=np.uint64, count=len(distinct)
-    )
-    tokens = encoded.indices.to_numpy()
-    if "" in distinct:
-        # Separators at a text's start or end split into "" tokens: not words.
-        is_word = tokens != distinct.index("")
-        text_of_token = np.repeat(np.arange(len(texts)), words_per_text)
-        words_per_text = np.bincount(text_of_token[is_word], minlength=len(texts))
-        tokens = tokens[is_word]
-    word_hash = distinct_hash[tokens]
-
+    word_hash, words_per_text = word_hashes(texts)
     n_words = len(word_hash)
-    first_word = np.zeros(len(texts), dtype=np.int64)
+    first_word = np.zeros(len(words_per_text), dtype=np.int64)
     np.cumsum(words_per_text[:-1], out=first_word[1:])
     # Combine every run of `size` consecutive words, ignoring text boundaries; the
     # runs that cross one are dropped below, and short texts are redone on their own.
-    padded = np.concatenate([word_hash, np.zeros(size, dtype=np.uint64)])
-    combined = np.zeros(n_words, dtype=np.uint64)
+    combined = window_hashes(word_hash, size)
     with np.errstate(over="ignore"):
-        for k in range(size):
-            combined *= _SHINGLE_HASH_BASE
-            combined += padded[k : k + n_words]
         short = np.flatnonzero((words_per_text > 0) & (words_per_text < size))
         for text in short:
             first, count = first_word[text], words_per_text[text]
             value = np.uint64(0)
             for k in range(size):
-                value *= _SHINGLE_HASH_BASE
+                value *= WINDOW_HASH_BASE
                 value += word_hash[first + k] if k < count else np.uint64(0)
             combined[first] = value
     shingles_per_text = np.where(words_per_text > 0, np.maximum(words_per_text - size + 1, 1), 0)
@@ -205,7 +138,7 @@ def _densify(signatures: np.ndarray, empty: np.ndarray) -> None:
     borrowed = np.take_along_axis(rows, source % num_perm, axis=1)
     with np.errstate(over="ignore"):
         borrowed += (source - bin_index).astype(np.uint32) * np.uint32(
-            _SHINGLE_HASH_BASE & 0xFFFFFFFF
+            WINDOW_HASH_BASE & 0xFFFFFFFF
         )
     signatures[partly_empty] = np.where(empty, borrowed, rows)
 

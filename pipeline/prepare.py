@@ -36,17 +36,30 @@ from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
 from classifiers.tagging import models_summary
+from pipeline.decont.corpus import install_index, summary_entry
 from pipeline.dedup import LshBuckets, NearDuplicateClusters
 from pipeline.executors import make_executor
-from pipeline.finalize import TAG_MICROSECONDS, WriteOutputs, extra_column_types
+from pipeline.finalize import (
+    DECONT_MICROSECONDS,
+    TAG_MICROSECONDS,
+    WriteOutputs,
+    extra_column_types,
+)
 from pipeline.ingest import IngestWriter, ReadAndValidate
 from pipeline.layout import DedupParams, Layout
 from pipeline.stats import build_stats_db, fate_counts
 from procmix_core import __version__
+from procmix_core.decont_match import (
+    CORPUS_INDEX_DIR,
+    DecontIndex,
+    DecontIndexError,
+    load_index,
+    tally_files,
+)
 from procmix_core.layout import RUN_FILE, SUMMARY_FILE
 from procmix_core.output import FolderInUse, claim_output_folder
 from procmix_core.readers import DEFAULT_MAX_CHARS, INPUT_SUFFIXES
-from procmix_core.storage import Location, Workspace, is_url, workspace
+from procmix_core.storage import Location, Workspace, is_url, local_files, workspace
 
 PROGRESS_EVERY_S = 10.0
 
@@ -76,6 +89,8 @@ class PrepareConfig:
     tag: bool = True
     # fsspec options for URL inputs and output (credentials, endpoint); never written anywhere.
     storage_options: dict = field(default_factory=dict)
+    # Local index folder to check kept documents against (``procmix decont index``), or None.
+    decont: str | None = None
 
 
 def _local_inputs(pattern: str) -> list[Location]:
@@ -126,7 +141,9 @@ def input_names(files: list[Location]) -> list[str]:
     return [posixpath.relpath(p, root) for p in paths]
 
 
-def _fingerprint(config: PrepareConfig, files: list[Location], names: list[str]) -> dict:
+def _fingerprint(
+    config: PrepareConfig, files: list[Location], names: list[str], decont_digest: str | None
+) -> dict:
     """What determines the output: a rerun with the same fingerprint resumes."""
     return {
         "procmix": __version__,
@@ -140,6 +157,7 @@ def _fingerprint(config: PrepareConfig, files: list[Location], names: list[str])
             if config.tag
             else None
         ),
+        "decont_index": decont_digest,
     }
 
 
@@ -272,8 +290,11 @@ class StageRunner:
         self.log(f"  {stage.name}: {stage.tasks} tasks, {self.seconds[stage.name]:.1f} s")
 
 
-def _run_stages(runner: StageRunner, files: list[Location], names: list[str]) -> None:
-    """ingest -> buckets -> clusters -> finalize, one input file per ingest/finalize rank."""
+def _run_stages(
+    runner: StageRunner, files: list[Location], names: list[str], index: DecontIndex | None
+) -> None:
+    """ingest -> buckets -> clusters -> finalize, one input file per ingest/finalize rank;
+    with ``index``, the corpus carries a copy (``decont-index/``) finalize checks against."""
     config, layout, space = runner.config, runner.layout, runner.space
     out, params, ranks = space.remote.url, config.dedup, len(files)
     reader = ReadAndValidate(files, names, out, config.text_key, config.id_key, config.max_chars)
@@ -287,7 +308,16 @@ def _run_stages(runner: StageRunner, files: list[Location], names: list[str]) ->
     extra_types = extra_column_types(
         [layout.read_ingest_report(r)["extra_types"] for r in range(ranks)]
     )
-    finalize = WriteOutputs(out, ranks, extra_types, tag=config.tag)
+    decont = None
+    if index is not None:
+        # The copy in the run folder (the scratch one for object storage): finalize ranks
+        # read it from this host's disk, so a remote run with --decont needs workers here.
+        installed = install_index(index, space.local)
+        decont = str(installed.path)
+        space.publish(
+            f"{CORPUS_INDEX_DIR}/{name}" for name in local_files(space.local / CORPUS_INDEX_DIR)
+        )
+    finalize = WriteOutputs(out, ranks, extra_types, tag=config.tag, decont=decont)
     runner.run(Stage(FINALIZE, [finalize], ranks))
 
 
@@ -303,7 +333,12 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
             ".jsonl.zst) or Parquet files, folders holding them, or globs"
         )
     names = input_names(files)
-    _claim_output(out, _fingerprint(config, files, names), config.overwrite)
+    try:
+        index = load_index(config.decont) if config.decont else None
+    except DecontIndexError as e:
+        raise PrepareError(f"--decont: {e}") from e
+    fingerprint = _fingerprint(config, files, names, index.digest if index else None)
+    _claim_output(out, fingerprint, config.overwrite)
     summary_file = out.join(SUMMARY_FILE)
     if summary_file.exists():
         log(f"{config.out} is already complete for these inputs and settings; nothing to do")
@@ -318,7 +353,7 @@ def prepare(config: PrepareConfig, log: Callable[[str], None] | None = None) -> 
     with workspace(out) as space:
         with _scheduler(config) as scheduler:
             runner = StageRunner(config, space, scheduler, log)
-            _run_stages(runner, files, names)
+            _run_stages(runner, files, names, index)
         build_stats_db(space)
         for stage in (INGEST, BUCKETS, CLUSTERS, FINALIZE):
             space.fetch_folder(f"{LOGS}/{stage}/stats")
@@ -430,6 +465,15 @@ def _summary(
             round(input_bytes / 1e6 / tag_seconds, 3) if tag_seconds else None
         )
         summary["classifiers"] = models_summary()
+    if config.decont:
+        if out.remote:
+            # The tally reads the docs' contamination columns; they are on object storage.
+            Workspace(out, layout.out).fetch_folder(Layout.names().docs.name)
+        summary["decont"] = summary_entry(
+            tally_files(layout.docs_files(), load_index(layout.out / CORPUS_INDEX_DIR)),
+            config.decont,
+            _stat_total(layout.logs / FINALIZE, DECONT_MICROSECONDS) / 1e6,
+        )
     return summary
 
 
@@ -451,5 +495,11 @@ def format_summary(summary: dict) -> str:
     for name, warnings in summary["file_warnings"].items():
         for warning in warnings:
             lines.append(f"warning: {name}: {warning}")
+    if "decont" in summary:
+        from pipeline.decont.cli import format_benchmarks
+
+        decont = summary["decont"]
+        lines.append(f"contamination (index {decont['index_digest'][:16]}, {decont['index']}):")
+        lines.append(format_benchmarks(decont["benchmarks"]))
     lines.append(f"outputs in {summary['out']}: docs/ ledger/ quarantine/ stats.duckdb")
     return "\n".join(lines)

@@ -10,6 +10,9 @@ import pyarrow as pa
 
 from classifiers.taxonomy import TOP3_TYPE
 
+# Contamination columns, after TAG_SCHEMA: defined where both pipeline and mixtures read them.
+from procmix_core.decont_match import DECONT_SCHEMA
+
 # Quarantine reasons: defined where the reader gives them, named here beside the schemas.
 from procmix_core.reasons import (  # noqa: F401 (re-exported)
     CORRUPT_COMPRESSED_STREAM,
@@ -65,7 +68,12 @@ TAG_SCHEMA = pa.schema(
         pa.field("task_top3", TOP3_TYPE),
     ]
 )
-RESERVED_COLUMNS = frozenset(DOCS_SCHEMA.names) | frozenset(TAG_SCHEMA.names) | {"extra"}
+RESERVED_COLUMNS = (
+    frozenset(DOCS_SCHEMA.names)
+    | frozenset(TAG_SCHEMA.names)
+    | frozenset(DECONT_SCHEMA.names)
+    | {"extra"}
+)
 
 # What ingest keeps per good record before clustering: DOCS_SCHEMA minus the
 # cluster columns, plus the input's scalar fields as one JSON object.

@@ -9,6 +9,7 @@ import duckdb
 
 from pipeline.layout import Layout
 from procmix_core.atomic import atomic_path
+from procmix_core.decont_match import CORPUS_INDEX_DIR, INFO_FILE, ITEM_TABLE_FILE
 from procmix_core.layout import (
     DOCS_DIR,
     LEDGER_DIR,
@@ -49,6 +50,27 @@ VIEWS = {
 }
 
 
+# The ``contamination`` view of a checked corpus: per benchmark of the index it carries,
+# items, items hit, and the documents and tokens that hit it.
+CONTAMINATION_VIEW = f"""
+    WITH items AS (
+        SELECT * FROM read_parquet('{{root}}{CORPUS_INDEX_DIR}/{ITEM_TABLE_FILE}')
+    ), hit_items AS (
+        SELECT i.benchmark, count(DISTINCT h.item_id) AS items_hit
+        FROM (SELECT unnest(contam_items) AS item_id FROM docs) h JOIN items i USING (item_id)
+        GROUP BY i.benchmark
+    ), hit_docs AS (
+        SELECT benchmark, count(*) AS documents, sum(n_tokens) AS tokens
+        FROM (SELECT unnest(contam_benchmarks) AS benchmark, n_tokens FROM docs)
+        GROUP BY benchmark
+    )
+    SELECT benchmark, count(*) AS items, any_value(coalesce(items_hit, 0)) AS items_hit,
+           any_value(coalesce(documents, 0)) AS documents,
+           any_value(coalesce(tokens, 0))::BIGINT AS tokens
+    FROM items LEFT JOIN hit_items USING (benchmark) LEFT JOIN hit_docs USING (benchmark)
+    GROUP BY benchmark ORDER BY benchmark"""
+
+
 # What `procmix stats` shows first on a tagged corpus: kept documents and tokens by
 # content type x task type, the largest content type first. A query, not a view:
 # untagged corpora have no such columns.
@@ -73,9 +95,11 @@ def _point_at(con: duckdb.DuckDBPyConnection, out: Location) -> str:
     return ""
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, out: Location) -> None:
+def _create_views(con: duckdb.DuckDBPyConnection, out: Location, checked: bool) -> None:
+    """The views; ``contamination`` too when the corpus was checked (carries its index)."""
     root = _point_at(con, out)
-    for name, sql in VIEWS.items():
+    views = {**VIEWS, "contamination": CONTAMINATION_VIEW} if checked else VIEWS
+    for name, sql in views.items():
         con.execute(f"CREATE VIEW {name} AS {sql.replace('{root}', root)}")
 
 
@@ -95,7 +119,7 @@ def connect(
                 f"{out.url} holds no {SUMMARY_FILE}: is it the -o of a finished `procmix prepare`?"
             )
         con = duckdb.connect()
-        _create_views(con, out)
+        _create_views(con, out, out.join(CORPUS_INDEX_DIR, INFO_FILE).exists())
         return con
     stats_db = Layout(out.local_path()).stats_db
     if not stats_db.exists():
@@ -113,7 +137,7 @@ def build_stats_db(space: Workspace) -> None:
     with atomic_path(Layout(space.local).stats_db) as tmp:
         con = duckdb.connect(str(tmp))
         try:
-            _create_views(con, space.remote)
+            _create_views(con, space.remote, (space.local / CORPUS_INDEX_DIR).exists())
         finally:
             con.close()
     space.publish([STATS_DB])
@@ -156,22 +180,6 @@ def fate_counts(out: Location) -> dict:
         return counts
     finally:
         con.close()
-
-
-def format_table(columns: list[str], rows: list[tuple], max_width: int = 60) -> str:
-    """A plain aligned text table."""
-    cells = [[_cell(v, max_width) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(lines)
-
-
-def _cell(value: object, max_width: int) -> str:
-    text = "NULL" if value is None else str(value).replace("\n", "\\n")
-    return text if len(text) <= max_width else text[: max_width - 1] + "…"
 
 
 def read_summary(out: str | Path | Location, storage_options: dict | None = None) -> dict:

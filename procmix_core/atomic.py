@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def json_text(obj: object) -> str:
     """How procmix writes every JSON file: sorted keys, two-space indent, final newline."""
     return json.dumps(obj, indent=2, sort_keys=True) + "\n"
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty folder next to ``path``; on success it replaces ``path`` whole.
+
+    On failure nothing changes: a reader sees the old folder or the new one.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + TMP_SUFFIX)
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_json(path: str | os.PathLike, obj: object) -> None:

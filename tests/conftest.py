@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from support import s3
-from support.data import DATA, prepare_quietly, read_jsonl_gz, write_bad_inputs, write_jsonl
+from support.data import (
+    DATA,
+    EVALSETS,
+    prepare_quietly,
+    read_jsonl_gz,
+    write_bad_inputs,
+    write_jsonl,
+)
 
 # Commands (tldr) and fiction (Gutenberg): what the two content types look like.
 SMALL_SOURCES = {"tldr.jsonl.gz": 150, "gutenberg_literature.jsonl.gz": 60}
@@ -19,6 +26,16 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.fail(f"sample data not found at {DATA}; set PROCMIX_DATA")
     return DATA
+
+
+@pytest.fixture(scope="session")
+def evalset_index(tmp_path_factory) -> Path:
+    """The shipped evaluation sets' index, built once (as `make decont-index` does)."""
+    from pipeline.decont.index import build_index
+
+    out = tmp_path_factory.mktemp("index") / "all"
+    build_index(sorted(EVALSETS.glob("*.jsonl")), out)
+    return out
 
 
 @pytest.fixture()

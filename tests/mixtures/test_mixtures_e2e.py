@@ -18,22 +18,14 @@ from mixtures.spec import parse_spec
 from mixtures.verify import passed, verify
 from procmix_cli import main
 from procmix_core.hashing import file_sha256
-from support.synthetic import LABELS, synthetic_docs, synthetic_spec, write_corpus
-
-# Every procedural task type here has hundreds of documents, so a 1% task share
-# is tens of documents and the sampler's half-document rounding stays small.
-SUBSET = [
-    "gsm8k.jsonl.gz",
-    "tldr.jsonl.gz",
-    "thealgorithms_python.jsonl.gz",
-    "dudeney_pg16713.jsonl.gz",
-    "beeton_household.jsonl.gz",
-    "needlework_pg20776.jsonl.gz",
-    "wikipedia.jsonl.gz",
-    "shrubs_pg10852.jsonl.gz",
-    "federalist_pg1404.jsonl.gz",
-    "devil.jsonl.gz",
-]
+from support.synthetic import (
+    LABELS,
+    SUBSET,
+    subset_spec,
+    synthetic_docs,
+    synthetic_spec,
+    write_corpus,
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +41,7 @@ def corpus(data_dir, tmp_path_factory) -> Path:
 def test_mix_on_the_classifier_columns_with_noise_correction(data_dir, tmp_path, capsys):
     tagged = tmp_path / "tagged"
     assert main(["prepare", *[str(data_dir / f) for f in SUBSET[:6]], "-o", str(tagged)]) == 0
-    raw = {k: v for k, v in _spec(tagged, noise_correction=True).items() if k != "labels"}
+    raw = {k: v for k, v in subset_spec(tagged, noise_correction=True).items() if k != "labels"}
     spec = _write(tmp_path / "s.yaml", {**raw, "tokens": 600_000, "diversity": {"d1": 7.0}})
     assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 0
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
@@ -57,19 +49,6 @@ def test_mix_on_the_classifier_columns_with_noise_correction(data_dir, tmp_path,
     assert manifest["noise_model"]["labels"] == models["task_type"]["labels"]
     assert json.dumps(manifest).count(models["task_type"]["sha256"]) >= 1
     assert passed(verify(tmp_path / "m"))
-
-
-def _spec(corpus: Path, **change) -> dict:
-    raw = {
-        "name": "t",
-        "corpus": str(corpus),
-        "tokens": 2_000_000,
-        "procedural_share": 0.5,
-        "diversity": {"d1": 3.0},
-        "shard": {"rows": 5000},
-        "labels": LABELS,
-    }
-    return {**raw, **change}
 
 
 def _write(path: Path, raw: dict) -> Path:
@@ -93,7 +72,7 @@ def _checks(mixdir: Path) -> dict[str, bool]:
 
 
 def test_mix_meets_targets_and_is_byte_identical(corpus, tmp_path, capsys):
-    spec = _write(tmp_path / "s.yaml", _spec(corpus))
+    spec = _write(tmp_path / "s.yaml", subset_spec(corpus))
     assert main(["mix", str(spec), "-o", str(tmp_path / "a")]) == 0
     assert main(["verify", str(tmp_path / "a")]) == 0
     assert "all checks passed" in capsys.readouterr().out
@@ -122,7 +101,7 @@ def test_mix_meets_targets_and_is_byte_identical(corpus, tmp_path, capsys):
 
 def test_verify_catches_a_tampered_shard(corpus, tmp_path):
     out = tmp_path / "m"
-    mix(parse_spec(_spec(corpus)), out)
+    mix(parse_spec(subset_spec(corpus)), out)
     shard = out / "shard-00000.parquet"
     table = pq.read_table(shard)
     pq.write_table(table.slice(1), shard, compression="zstd")
@@ -184,7 +163,7 @@ def test_verify_recomputes_what_a_consistent_tamper_changes(tmp_path):
 
 
 def test_sweep_arms_share_the_factual_block(corpus, tmp_path, capsys):
-    spec = _write(tmp_path / "s.yaml", _spec(corpus, diversity={}))
+    spec = _write(tmp_path / "s.yaml", subset_spec(corpus, diversity={}))
     assert main(["sweep", str(spec), "--levels", "3,4,5", "-o", str(tmp_path / "sw")]) == 0
     table = capsys.readouterr().out
     assert "d5" in table and "factual block" in table
@@ -207,13 +186,13 @@ def test_sweep_arms_share_the_factual_block(corpus, tmp_path, capsys):
     results = verify(tmp_path / "sw")
     assert passed(results)
     assert any("(sweep)" in where for where in results)
-    spec = _write(tmp_path / "r.yaml", _spec(corpus, diversity={}, max_epochs=2))
+    spec = _write(tmp_path / "r.yaml", subset_spec(corpus, diversity={}, max_epochs=2))
     assert main(["sweep", str(spec), "--levels", "3,4", "-o", str(tmp_path / "r")]) == 2
     assert "a sweep repeats no document" in capsys.readouterr().err
 
 
 def test_infeasible_spec_fails_fast_with_the_explain_text(corpus, tmp_path, capsys):
-    spec = _write(tmp_path / "s.yaml", _spec(corpus, diversity={"d1": 11.0}))
+    spec = _write(tmp_path / "s.yaml", subset_spec(corpus, diversity={"d1": 11.0}))
     assert main(["explain", str(spec)]) == 3
     explained = capsys.readouterr().out
     assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 3
@@ -226,7 +205,7 @@ def test_infeasible_spec_fails_fast_with_the_explain_text(corpus, tmp_path, caps
 
 
 def test_explain_reports_ranges(corpus, tmp_path, capsys):
-    spec = _write(tmp_path / "s.yaml", _spec(corpus, tasks={"health": {"max": 0.1}}))
+    spec = _write(tmp_path / "s.yaml", subset_spec(corpus, tasks={"health": {"max": 0.1}}))
     assert main(["explain", str(spec)]) == 0
     out = capsys.readouterr().out
     assert "diversity.d1: 3 asked; D1 reachable" in out and "feasible: tau" in out
@@ -236,7 +215,7 @@ def test_explain_reports_ranges(corpus, tmp_path, capsys):
     assert f"procmix mix: warning: {warning}" in capsys.readouterr().err
     names = [c.name for checks in verify(tmp_path / "m").values() for c in checks]
     assert not [n for n in names if "health" in n]
-    spec = _write(tmp_path / "t.yaml", _spec(corpus, tasks={"maths": {"max": 0.0}}))
+    spec = _write(tmp_path / "t.yaml", subset_spec(corpus, tasks={"maths": {"max": 0.0}}))
     assert main(["explain", str(spec)]) == 2
     assert "tasks: expected task types among" in capsys.readouterr().err
 
@@ -244,7 +223,7 @@ def test_explain_reports_ranges(corpus, tmp_path, capsys):
 def test_d0_bound_is_checked_on_the_documents_selected(corpus, tmp_path, capsys):
     # At D1 2 the tempered path gives one task type a few tokens, under half a
     # document: the shares count four task types, the selection writes three.
-    raw = _spec(corpus, diversity={"d1": 2.0, "d0_min": 4})
+    raw = subset_spec(corpus, diversity={"d1": 2.0, "d0_min": 4})
     spec = parse_spec(raw)
     assert solve(problem_for(spec, open_corpus(spec))).planned["d0"] == 4
     assert main(["explain", str(_write(tmp_path / "s.yaml", raw))]) == 3
@@ -252,7 +231,9 @@ def test_d0_bound_is_checked_on_the_documents_selected(corpus, tmp_path, capsys)
     assert "diversity.d0: 3.000" in out and "not met on the tempered path" in out
     assert main(["mix", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "m")]) == 3
     assert not (tmp_path / "m").exists()
-    manifest = mix(parse_spec(_spec(corpus, diversity={"d1": 2.0, "d0_min": 3})), tmp_path / "m")
+    manifest = mix(
+        parse_spec(subset_spec(corpus, diversity={"d1": 2.0, "d0_min": 3})), tmp_path / "m"
+    )
     planned, achieved = manifest["solution"]["planned"], manifest["achieved"]
     assert planned["d0"] == achieved["d0"] == 3
     assert planned["d2"] == pytest.approx(achieved["d2"])
@@ -276,7 +257,9 @@ def test_bad_specs_corpora_and_outputs_are_clear_errors(tmp_path, capsys):
 
 
 def test_missing_label_columns_and_noise_model_give_clear_errors(corpus, tmp_path, capsys):
-    spec = _write(tmp_path / "s.yaml", {k: v for k, v in _spec(corpus).items() if k != "labels"})
+    spec = _write(
+        tmp_path / "s.yaml", {k: v for k, v in subset_spec(corpus).items() if k != "labels"}
+    )
     assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert (
@@ -284,7 +267,7 @@ def test_missing_label_columns_and_noise_model_give_clear_errors(corpus, tmp_pat
     )
     assert "'label_procedural'" in err and "'input_task_type'" in err  # the corpus's columns
     assert "'n_tokens'" not in err  # not a string column
-    spec = _write(tmp_path / "n.yaml", _spec(corpus, noise_correction=True))
+    spec = _write(tmp_path / "n.yaml", subset_spec(corpus, noise_correction=True))
     assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 2
     assert "classifiers.task_type" in capsys.readouterr().err
 
@@ -306,7 +289,7 @@ def test_noise_correction_with_a_confusion_matrix(corpus, tmp_path):
     }
     (copy / "summary.json").write_text(json.dumps(summary))
     out = tmp_path / "m"
-    manifest = mix(parse_spec(_spec(copy, noise_correction=True, diversity={"d1": 5.0})), out)
+    manifest = mix(parse_spec(subset_spec(copy, noise_correction=True, diversity={"d1": 5.0})), out)
     assert manifest["achieved"]["d1_true"] == pytest.approx(5.0, rel=0.01)
     assert manifest["achieved"]["d1"] < 5.0
     assert manifest["classifiers"]["task_type"]["sha256"] == "ab" * 32
@@ -316,8 +299,8 @@ def test_noise_correction_with_a_confusion_matrix(corpus, tmp_path):
     task["labels"], task["p_true_given_pred"] = labels[1:], [row[1:] for row in matrix[1:]]
     (copy / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(CorpusError, match=r"task types \['code'\] are not among"):
-        mix(parse_spec(_spec(copy, noise_correction=True)), tmp_path / "n")
-    manifest = mix(parse_spec(_spec(copy)), tmp_path / "n")
+        mix(parse_spec(subset_spec(copy, noise_correction=True)), tmp_path / "n")
+    manifest = mix(parse_spec(subset_spec(copy)), tmp_path / "n")
     assert "d1_true" not in manifest["achieved"] and manifest["noise_model"] is None
 
 
@@ -361,7 +344,7 @@ def test_tokenizer_counts_and_repeats(tmp_path, monkeypatch):
 
 
 def test_refuses_to_overwrite_without_flag(corpus, tmp_path, capsys):
-    spec = _write(tmp_path / "s.yaml", _spec(corpus))
+    spec = _write(tmp_path / "s.yaml", subset_spec(corpus))
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "keep.txt").write_text("x")
     assert main(["mix", str(spec), "-o", str(tmp_path / "m")]) == 2

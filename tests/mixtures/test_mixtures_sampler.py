@@ -151,6 +151,20 @@ MINIMAL = {"name": "m", "corpus": "out/c", "tokens": 1000, "procedural_share": 0
         ({"name": None}, "name: expected a non-empty string, found None"),
         ({"shard": {"rows": None}}, "shard.rows: expected an integer >= 1, found None"),
         ({"shard": {"mb": None}}, "shard.mb: expected a number in [1e-06, 1000000000.0], found N"),
+        ({"decontaminate": "all"}, "decontaminate: expected a mapping {benchmarks: [NAME, ...] |"),
+        (
+            {"decontaminate": {"benchmarks": "gsm8k"}},
+            "decontaminate.benchmarks: expected 'all' or a list of benchmark names",
+        ),
+        (
+            {"decontaminate": {"benchmarks": ["gsm8k", "gsm8k"]}},
+            "decontaminate.benchmarks: expected distinct benchmark names",
+        ),
+        (
+            {"decontaminate": {"max_matched_ngrams": -1}},
+            "decontaminate.max_matched_ngrams: expected an integer >= 0, found -1",
+        ),
+        ({"decontaminate": {"n": 13}}, "decontaminate: unknown key(s) ['n']"),
     ],
 )
 def test_spec_errors_say_expected_and_found(change, message):

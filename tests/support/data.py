@@ -17,6 +17,7 @@ from pipeline.prepare import PrepareConfig, prepare
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("PROCMIX_DATA", REPO.parent / "shared" / "data"))
+EVALSETS = REPO.parent / "shared" / "evalsets"
 
 
 def read_jsonl_gz(name: str, limit: int | None = None) -> list[dict]:

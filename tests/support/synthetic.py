@@ -12,6 +12,20 @@ import pyarrow.parquet as pq
 from mixtures.corpus import BucketTable
 from pipeline.schema import DOCS_SCHEMA
 
+# Sample-data sources whose procedural task types each have hundreds of documents, so a
+# 1% task share is tens of documents and the sampler's half-document rounding stays small.
+SUBSET = [
+    "gsm8k.jsonl.gz",
+    "tldr.jsonl.gz",
+    "thealgorithms_python.jsonl.gz",
+    "dudeney_pg16713.jsonl.gz",
+    "beeton_household.jsonl.gz",
+    "needlework_pg20776.jsonl.gz",
+    "wikipedia.jsonl.gz",
+    "shrubs_pg10852.jsonl.gz",
+    "federalist_pg1404.jsonl.gz",
+    "devil.jsonl.gz",
+]
 TASKS = ("math", "code", "cooking", "reasoning", "science")
 LABELS = {"content_type": "label_procedural", "task_type": "input_task_type"}
 
@@ -60,6 +74,21 @@ def write_corpus(folder: Path, docs: list[dict], files: int = 2) -> Path:
             row_group_size=97,
         )
     return folder
+
+
+def subset_spec(corpus: Path, **change) -> dict:
+    """A spec for a prepared SUBSET corpus on its structural labels: 2M tokens, procedural
+    share 0.5, D1 3."""
+    raw = {
+        "name": "t",
+        "corpus": str(corpus),
+        "tokens": 2_000_000,
+        "procedural_share": 0.5,
+        "diversity": {"d1": 3.0},
+        "shard": {"rows": 5000},
+        "labels": LABELS,
+    }
+    return {**raw, **change}
 
 
 def synthetic_spec(corpus: Path, **change) -> dict:

@@ -105,18 +105,22 @@ def test_preprocessing_is_one_function_for_training_and_inference(sample):
     )
 
 
-def test_preprocessing_blanks_stopwords_and_normalises_words():
+def test_preprocessing_normalises_words_and_keeps_marks():
     texts = ["The cat sat on the mat, and the dog... ate 42 of them!", "the", "", "Ün théâtre"]
     texts.append("A cat is an animal.\nIt purrs")
+    texts.append("Why?!Really??")
     words = [line.split() for line in preprocess(texts)]
     assert words == [
-        ["cat", "sat", "mat", "dog", "ate", "00", "them"],
-        [],
+        ["the", "cat", "sat", "on", "the", "mat", "and", "the", "dog", "ate", "00"]
+        + ["of", "them", "!"],
+        ["the"],
         [],
         ["ün", "théâtre"],
-        ["a", "cat", "is", "an", "animal", "purrs"],
+        ["a", "cat", "is", "an", "animal", "it", "purrs"],
+        ["why", "?", "!", "really", "?", "?"],
     ]
-    assert {"the", "of", "and"} <= STOPWORDS and not {"a", "is", "you"} & STOPWORDS
+    # Function words stay: dropping them cost dev macro-F1 (docs/experiments/classifiers-round2.md).
+    assert not STOPWORDS
 
 
 def test_long_documents_are_read_on_head_and_middle():

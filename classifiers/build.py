@@ -98,6 +98,12 @@ def train_head(
     return {
         "meta": meta,
         "size_bytes": path.stat().st_size,
+        "data": {
+            "documents": len(docs),
+            "sources": len({d.source for d in docs}),
+            "dev_documents": len(dev),
+            "dev_sources": len({d.source for d in dev}),
+        },
         **scores,
     }
 
@@ -120,9 +126,7 @@ def train_classifiers(
     if dev_docs:
         log(f"read {len(dev_docs)} development documents from {dev}")
     cache = LineCache()
-    report = {
-        head: train_head(docs, head, out, params, cache, log, dev_docs) for head in HEADS
-    }
+    report = {head: train_head(docs, head, out, params, cache, log, dev_docs) for head in HEADS}
     (out / REPORT).write_text(json.dumps(report, indent=1) + "\n")
     render_card(out)
     return report

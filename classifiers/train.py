@@ -23,13 +23,21 @@ import numpy as np
 from classifiers.dataset import Doc
 from classifiers.model import PREFIX, probabilities
 from classifiers.preprocess import preprocess
-from classifiers.taxonomy import TASK_TYPE
+from classifiers.taxonomy import CONTENT_TYPE, TASK_TYPE
 from classifiers.word_vectors import VECTORS_FILE, write_vec
 
 # The heads whose input vectors start from the distilled word vectors. Content
 # type does not: its leave-one-source-out procedural precision fell from 0.85
 # to 0.81 with them (model card, "More ideas measured").
 WORD_VECTOR_HEADS = (TASK_TYPE,)
+
+# Quantisation cutoff (words and n-grams kept) per head, where it is not
+# ``TrainParams.cutoff``. The content model keeps 300k: on ../shared/dev its
+# cross-fitted macro-F1 rose 0.687/0.682/0.691 -> 0.700/0.693/0.699 over seeds
+# 1-3 and procedural precision by 0.01-0.02, for 5.6 MB instead of 2.1 (keeping
+# all, 10.3 MB, is over the size limit); the task model lost 0.014 with it on
+# seed 1 (docs/experiments/classifiers-round2.md, batches e and g).
+HEAD_CUTOFFS = {CONTENT_TYPE: 300_000}
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,10 @@ class TrainParams:
     word_vectors: Path | None = VECTORS_FILE
 
     def for_head(self, head: str) -> TrainParams:
-        """These settings as ``head`` uses them: word vectors only for WORD_VECTOR_HEADS."""
-        return self if head in WORD_VECTOR_HEADS else replace(self, word_vectors=None)
+        """These settings as ``head`` uses them: word vectors only for WORD_VECTOR_HEADS,
+        the cutoff of HEAD_CUTOFFS."""
+        params = self if head in WORD_VECTOR_HEADS else replace(self, word_vectors=None)
+        return replace(params, cutoff=HEAD_CUTOFFS.get(head, params.cutoff))
 
     def as_dict(self) -> dict:
         """The settings as recorded in a model's meta file: the vectors by file name."""
@@ -76,29 +86,35 @@ class LineCache:
 
 # fasttext-numpy2-wheel allocates its matrices without zeroing them, and
 # fastText's random initialisation fills only ``thread`` tenths of the input
-# matrix, counting on the rest being zero (upstream's std::vector zeroes it).
-# glibc serves a block from freed heap memory once it has raised its mmap
-# threshold (it does after a large block is freed, e.g. a previous training's
-# matrix): the model then starts from leftover bytes, differs from run to run
-# and often stops with "Encountered NaN". Pinning the threshold at glibc's
-# default keeps every block over 128 KB a fresh, zero-filled mapping: every
-# input matrix with bucket × dim ≥ 32,768.
+# matrix, counting on the rest being zero (upstream's std::vector zeroes it);
+# some smaller buffers are read before they are written as well. glibc serves
+# a block from freed heap memory once it has raised its mmap threshold (it
+# does after a large block is freed, e.g. a previous training's matrix), and
+# small blocks always: the model then starts from leftover bytes, differs from
+# run to run and often stops with "Encountered NaN" (a training in a process
+# that had loaded other models did, one run in three). Pinning the threshold
+# at glibc's default keeps every block over 128 KB a fresh, zero-filled
+# mapping; M_PERTURB with 0xFF makes glibc fill every other block it hands out
+# with 0x00 (the complement of the byte it fills freed blocks with).
 _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD_BYTES = 128 * 1024
+_M_PERTURB = -6
+_ZERO_ON_ALLOCATE = 0xFF
 
 
 @functools.cache
-def _zero_filled_large_allocations() -> None:
+def _zero_filled_allocations() -> None:
     libc_name = ctypes.util.find_library("c")
     libc = ctypes.CDLL(libc_name) if libc_name else None
     if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+        libc.mallopt(_M_PERTURB, _ZERO_ON_ALLOCATE)
 
 
 def _supervised(
     path: Path, params: TrainParams, vectors: Path | None
 ) -> fasttext.FastText._FastText:
-    _zero_filled_large_allocations()
+    _zero_filled_allocations()
     try:
         return fasttext.train_supervised(
             input=str(path),

@@ -38,10 +38,10 @@ def load():
         _CACHE["d"] = read_conf(DATA); _CACHE["dev"] = list(read_docs(DEV))
     return _CACHE["d"][0], _CACHE["d"][1], _CACHE["dev"]
 
-def fit_model(lines, labels, dim, epoch, lr, ngrams, min_count, bucket, seed, vectors=None, minn=0, maxn=0, quant=False, thread=1, loss="softmax"):
+def fit_model(lines, labels, dim, epoch, lr, ngrams, min_count, bucket, seed, vectors=None, minn=0, maxn=0, quant=False, thread=1, loss="softmax", cutoff=100000, dsub=2):
     import fasttext
-    from classifiers.train import _zero_filled_large_allocations
-    _zero_filled_large_allocations()
+    from classifiers.train import _zero_filled_allocations
+    _zero_filled_allocations()
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "t.txt"
         with p.open("w") as f:
@@ -53,7 +53,7 @@ def fit_model(lines, labels, dim, epoch, lr, ngrams, min_count, bucket, seed, ve
         m = fasttext.train_supervised(input=str(p), epoch=epoch, lr=lr, dim=dim, wordNgrams=ngrams, minCount=min_count,
                                       bucket=bucket, thread=thread, seed=seed, verbose=0, pretrainedVectors=vec, minn=minn, maxn=maxn, loss=loss)
         if quant:
-            m.quantize(input=str(p), qnorm=True, retrain=True, cutoff=100000, thread=1, verbose=0)
+            m.quantize(input=str(p), qnorm=True, retrain=True, cutoff=cutoff, dsub=dsub, thread=1, verbose=0)
     return m
 
 def dev_scores(head, proba, dev_docs, guarded=True):

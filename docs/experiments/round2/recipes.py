@@ -100,7 +100,7 @@ def lines_for(pre_name, pre, docs):
     return [cache[id(ORIG.get(id(d), d))] for d in docs]
 
 def run(name, pre_name, pre, pool_fn, heads=HEADS, dims=(16,16), epoch=5, lr=0.5, ngrams=2, min_count=2, bucket=1_000_000,
-        task_vectors=True, seed=1, minn=0, maxn=0, quant=False, log=True, keep=False):
+        task_vectors=True, seed=1, minn=0, maxn=0, quant=False, log=True, keep=False, cutoff=100000, dsub=2):
     docs, conf, dev = load()
     res = {}
     models = {}
@@ -109,7 +109,7 @@ def run(name, pre_name, pre, pool_fn, heads=HEADS, dims=(16,16), epoch=5, lr=0.5
         pairs = pool_fn(head, seed)
         lines = lines_for(pre_name, pre, [d for d, _ in pairs])
         vec = VECTORS_FILE if (head == TASK_TYPE and task_vectors) else None
-        m = fit_model(lines, [l for _, l in pairs], dim, epoch, lr, ngrams, min_count, bucket, seed, vec, minn, maxn, quant)
+        m = fit_model(lines, [l for _, l in pairs], dim, epoch, lr, ngrams, min_count, bucket, seed, vec, minn, maxn, quant, cutoff=cutoff, dsub=dsub)
         dl = [d for d in dev if d.labels[head] is not None]
         proba = probabilities(m, lines_for(pre_name + "#dev", pre, dl), LABELS[head])
         res[head], raw = dev_scores(head, proba, dev)

@@ -1,16 +1,37 @@
-import sys; sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import sys
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from recipes import *
+
 from classifiers.preprocess import preprocess
+
 docs, conf, dev = load()
 print(len(docs), file=sys.stderr)
 rows = []
+
+
 def go(*a, **k):
-    row, res, _ = run(*a, **k); rows.append(row); print(fmt(row), flush=True)
+    row, res, _ = run(*a, **k)
+    rows.append(row)
+    print(fmt(row), flush=True)
     json.dump(rows, open(f"rows_{sys.argv[1]}.json", "w"), indent=1)
+
+
 which = sys.argv[1]
 if which == "a":
     # baseline: notes recipe
-    go("baseline (notes recipe)", "base", pre_baseline, lambda h, s: baseline_pool(docs, h, s), dims=(50, 50), epoch=10, ngrams=2, min_count=1, bucket=2_000_000, task_vectors=False)
+    go(
+        "baseline (notes recipe)",
+        "base",
+        pre_baseline,
+        lambda h, s: baseline_pool(docs, h, s),
+        dims=(50, 50),
+        epoch=10,
+        ngrams=2,
+        min_count=1,
+        bucket=2_000_000,
+        task_vectors=False,
+    )
     # current shipped recipe, retrained on today's data
     go("shipped recipe (cap 1000)", "cur", preprocess, lambda h, s: tree_pool(docs, h, 1000, s))
     # no web pages

@@ -1,13 +1,24 @@
-import sys; sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import sys
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from recipes import *
+
 import classifiers.dataset as cd
+
 docs, conf, dev = load()
 rows = []
+
+
 def go(*a, **k):
-    row, res, _ = run(*a, **k); rows.append(row); print(fmt(row), flush=True)
-    if "--ps" in sys.argv: print(per_source(res), flush=True)
+    row, res, _ = run(*a, **k)
+    rows.append(row)
+    print(fmt(row), flush=True)
+    if "--ps" in sys.argv:
+        print(per_source(res), flush=True)
     json.dump(rows, open(f"rows_{sys.argv[1]}.json", "w"), indent=1)
     return res
+
+
 which = sys.argv[1]
 P = make_punct("?!", stop=False)
 w4 = web_split(docs, conf, k=4)

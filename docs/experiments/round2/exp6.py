@@ -17,6 +17,7 @@ from collections import Counter
 
 from recipes import *
 
+from classifiers.dataset import balancing_source
 from classifiers.preprocess import preprocess
 
 docs, conf, dev = load()

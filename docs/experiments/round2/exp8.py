@@ -9,6 +9,8 @@ Usage: exp8.py NAME SEED VARIANT... (variants below)."""
 import sys
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from collections import Counter
+
 from recipes import *
 
 import classifiers.dataset as cd

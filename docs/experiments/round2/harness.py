@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
+import random
+import re
 import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +20,13 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[3]
 import tempfile
 
 from classifiers.calibration import Rule, fit_temperature, fit_threshold
-from classifiers.dataset import Doc, read_docs
+from classifiers.dataset import MAX_REPEAT, Doc, read_docs
 from classifiers.metrics import evaluate
-from classifiers.model import PREFIX
-from classifiers.taxonomy import CONTENT_TYPE, HEADS, LABEL_FIELDS, LABELS
-from classifiers.word_vectors import write_vec
+from classifiers.model import PREFIX, probabilities
+from classifiers.preprocess import preprocess
+from classifiers.taxonomy import CONTENT_TYPE, HEADS, LABEL_FIELDS, LABELS, TASK_TYPE
+from classifiers.train import TrainParams, _supervised
+from classifiers.word_vectors import VECTORS_FILE, write_vec
 
 DATA = Path("/work/shared/data")
 DEV = Path("/work/shared/dev")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import random
 import re
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from harness import *
 
+from classifiers.dataset import pool as tree_pool
 from classifiers.preprocess import window
 
 # The 20 function words the package blanked until this round.

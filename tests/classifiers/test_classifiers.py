@@ -301,6 +301,7 @@ def test_train_classifiers_end_to_end_and_tag(tmp_path, data_dir, capsys):
     assert sum(r["content_type"] == "procedural" for r in rows) >= 15
 
 
+@pytest.mark.slow
 def test_train_classifiers_with_dev_fits_rule_and_confusion_on_dev(tmp_path, data_dir, capsys):
     data, dev = tmp_path / "data", tmp_path / "dev"
     data.mkdir()

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
+DEV    ?= ../shared/dev
 OUT    ?= out/demo
 INPUT  ?= $(DATA)
 WORKERS ?= 2
@@ -98,7 +99,7 @@ bench: setup decont-index
 	@echo "wrote bench/results/storage.json"
 
 classifiers: setup
-	$(BIN)/procmix train-classifiers --data $(DATA) --out classifiers/models --bench bench/results/classifiers.json
+	$(BIN)/procmix train-classifiers --data $(DATA) --dev $(DEV) --out classifiers/models --bench bench/results/classifiers.json
 	@echo "wrote classifiers/models: *.ftz, *.meta.json, *.confusion.json, report.json"
 
 # The teacher gets its own venv: torch stays out of the one tests and prepare use.

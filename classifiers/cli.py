@@ -90,7 +90,10 @@ def _train(args: argparse.Namespace) -> int:
             bench = json.loads(Path(args.bench).read_text())
         except (OSError, ValueError) as e:
             return _error("train-classifiers", f"--bench {args.bench}: {e}")
-    report = train_classifiers(data, Path(args.out), params, _log, bench)
+    dev = Path(args.dev) if args.dev else None
+    if dev is not None and not dev.exists():
+        return _error("train-classifiers", f"{dev} does not exist")
+    report = train_classifiers(data, Path(args.out), params, _log, bench, dev)
     for head, result in report.items():
         loso, in_dist = result["loso"], result["in_distribution"]
         print(
@@ -98,6 +101,12 @@ def _train(args: argparse.Namespace) -> int:
             f"in-distribution macro-F1 {in_dist['macro_f1']:.4f}; "
             f"model {result['size_bytes'] / 1e6:.1f} MB"
         )
+        if "dev" in result:
+            d = result["dev"]
+            print(
+                f"{head}: dev (cross-fitted) macro-F1 {d['macro_f1']:.4f} ECE {d['ece']:.4f}; "
+                f"web part macro-F1 {d['web']['macro_f1']:.4f}"
+            )
     print(f"wrote {args.out}: *.ftz, *.meta.json, *.confusion.json, {REPORT}")
     return 0
 
@@ -198,6 +207,14 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         help="tagging bench report (bench/results/classifiers.json) whose throughput the "
         "model card states; without it the card says it is not measured",
     )
+    t.add_argument(
+        "--dev",
+        default=None,
+        help="labelled JSONL of sources in no training file (e.g. ../shared/dev), never "
+        "trained on: the shipped rule and P(true | predicted) are fitted on the models' "
+        "predictions there and report.json gets its cross-fitted figures; without it both "
+        "come from the leave-one-source-out predictions",
+    )
     _add_train_options(t)
     t.set_defaults(func=_train)
 
@@ -224,7 +241,10 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         description=(
             "Read JSONL with text, label_procedural and task_type (nulls skipped per head) "
             "and print per head: accuracy, macro-F1, per-class precision/recall/F1/support, "
-            "the confusion matrix and the expected calibration error (10 bins). With --loso, "
+            "the confusion matrix and the expected calibration error (10 bins). Macro-F1 "
+            "averages F1 over the union of true and predicted labels (a label the set "
+            "lacks but the model predicts counts as F1 0); the mean over the true labels "
+            "only is printed beside it. With --loso, "
             "LABELLED is a training set: every source is scored by a model trained without "
             "it (the training options apply), instead of scoring the shipped models; with "
             "--seeds, once per seed, to see how far the seed alone moves each figure."

@@ -31,11 +31,17 @@ def evaluate_models(labelled: Path, models: Path = MODELS_DIR) -> dict:
 
 
 def format_head(name: str, result: dict) -> str:
-    """One head's figures as plain-text tables."""
+    """One head's figures as plain-text tables.
+
+    Macro-F1 is over the union of true and predicted labels: a label the set
+    lacks but the model predicts counts as F1 0. Beside it, the mean over the
+    labels the set holds only.
+    """
     labels = list(result["per_class"])
     lines = [
         f"{name}: {result['n']} documents  accuracy {result['accuracy']:.4f}  "
-        f"macro-F1 {result['macro_f1']:.4f}  ECE {result['ece']:.4f}",
+        f"macro-F1 {result['macro_f1']:.4f} (true labels only "
+        f"{result['macro_f1_true_labels']:.4f})  ECE {result['ece']:.4f}",
         f"  {'label':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]
     for label, s in result["per_class"].items():

@@ -44,13 +44,16 @@ def evaluate(
     """Every figure ``eval-classifiers`` reports for one head.
 
     Macro-F1 averages over the labels that occur in the truth or the
-    predictions (a label absent from both says nothing about the model).
+    predictions (a label absent from both says nothing about the model; a
+    label the set lacks but the model predicts counts as F1 0).
+    ``macro_f1_true_labels`` averages over the labels of the truth only.
     ``proba`` rows are the label probabilities; ECE uses the probability of
     the predicted label.
     """
     matrix = confusion(y_true, y_pred, len(labels))
     per_class = {}
     f1s = []
+    true_f1s = []
     for i, label in enumerate(labels):
         tp = int(matrix[i, i])
         support = int(matrix[i].sum())
@@ -66,12 +69,15 @@ def evaluate(
         }
         if support or predicted:
             f1s.append(f1)
+        if support:
+            true_f1s.append(f1)
     n = len(y_true)
     confidence = proba[np.arange(n), y_pred] if n else np.zeros(0)
     return {
         "n": n,
         "accuracy": round(float((y_true == y_pred).mean()) if n else 0.0, 4),
         "macro_f1": round(float(np.mean(f1s)) if f1s else 0.0, 4),
+        "macro_f1_true_labels": round(float(np.mean(true_f1s)) if true_f1s else 0.0, 4),
         "per_class": per_class,
         "confusion": matrix.tolist(),
         "ece": round(expected_calibration_error(confidence, y_true == y_pred), 4),

@@ -23,7 +23,7 @@ import numpy as np
 from classifiers.dataset import Doc
 from classifiers.model import PREFIX, probabilities
 from classifiers.preprocess import preprocess
-from classifiers.taxonomy import TASK_TYPE
+from classifiers.taxonomy import CONTENT_TYPE, TASK_TYPE
 from classifiers.word_vectors import VECTORS_FILE, write_vec
 from procmix_core.forkserver import worker_context
 
@@ -34,6 +34,14 @@ TRAIN_PRELOAD = ("classifiers.train",)
 # type does not: its leave-one-source-out procedural precision fell from 0.85
 # to 0.81 with them (model card, "More ideas measured").
 WORD_VECTOR_HEADS = (TASK_TYPE,)
+
+# Quantisation cutoff (words and n-grams kept) per head, where it is not
+# ``TrainParams.cutoff``. The content model keeps 300k: on ../shared/dev its
+# cross-fitted macro-F1 rose 0.687/0.682/0.691 -> 0.700/0.693/0.699 over seeds
+# 1-3 and procedural precision by 0.01-0.02, for 5.6 MB instead of 2.1 (keeping
+# all, 10.3 MB, is over the size limit); the task model lost 0.014 with it on
+# seed 1 (docs/experiments/classifiers-round2.md, batches e and g).
+HEAD_CUTOFFS = {CONTENT_TYPE: 300_000}
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,10 @@ class TrainParams:
     word_vectors: Path | None = VECTORS_FILE
 
     def for_head(self, head: str) -> TrainParams:
-        """These settings as ``head`` uses them: word vectors only for WORD_VECTOR_HEADS."""
-        return self if head in WORD_VECTOR_HEADS else replace(self, word_vectors=None)
+        """These settings as ``head`` uses them: word vectors only for WORD_VECTOR_HEADS,
+        the cutoff of HEAD_CUTOFFS."""
+        params = self if head in WORD_VECTOR_HEADS else replace(self, word_vectors=None)
+        return replace(params, cutoff=HEAD_CUTOFFS.get(head, params.cutoff))
 
     def as_dict(self) -> dict:
         """The settings as recorded in a model's meta file: the vectors by file name."""

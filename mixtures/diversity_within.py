@@ -32,7 +32,7 @@ from mixtures.sampler import base_hashes, seeded_keys
 
 DEFAULT_SAMPLE = 1000
 BOOTSTRAP = 200
-INTERVAL = (2.5, 97.5)  # percentiles of the bootstrap replicates
+INTERVAL = (2.5, 97.5)  # percentiles of the bootstrap replicates (a 95% interval)
 # The sampler's selection and order use streams 0 and 1.
 WITHIN_STREAM = 2
 # Figures are rounded so that the last bits of a BLAS kernel, which can differ
@@ -86,8 +86,12 @@ def _rounded(x: float) -> float:
     return round(float(x), DECIMALS)
 
 
-def _interval(logs: np.ndarray) -> list[float]:
-    return [_rounded(math.exp(x)) for x in np.percentile(logs, INTERVAL)]
+def _interval(log_vs: float, replicates: np.ndarray) -> list[float]:
+    """Basic (reflected) bootstrap interval on the log scale: a resample repeats
+    documents, so its plug-in score is biased low, as plug-in entropies are; the
+    reflected interval turns that bias around the estimate instead of inheriting it."""
+    low, high = np.percentile(replicates, INTERVAL)
+    return [_rounded(math.exp(2 * log_vs - high)), _rounded(math.exp(2 * log_vs - low))]
 
 
 def figures(
@@ -119,7 +123,7 @@ def figures(
                 logs[task] = math.log(vendi(vectors[rows]))
                 replicates[task] = _bootstrap_logs(vectors[rows], _type_seed(seed, task))
                 types[task].update(
-                    vs=_rounded(math.exp(logs[task])), ci=_interval(replicates[task])
+                    vs=_rounded(math.exp(logs[task])), ci=_interval(logs[task], replicates[task])
                 )
     # ln VS = H(p) + sum_t p_t ln VS_t; a type without a figure counts as VS_t = 1.
     log_d1 = entropy(np.array(list(task_shares.values()), dtype=float))
@@ -135,7 +139,9 @@ def figures(
             "d1": _rounded(math.exp(log_d1)) if task_shares else 0.0,
             "within": _rounded(math.exp(log_within)),
             "vs": _rounded(math.exp(log_d1 + log_within)) if task_shares else 0.0,
-            "ci": _interval(log_d1 + within_reps) if task_shares else [0.0, 0.0],
+            "ci": _interval(log_d1 + log_within, log_d1 + within_reps)
+            if task_shares
+            else [0.0, 0.0],
         },
     }
 

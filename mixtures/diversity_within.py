@@ -87,11 +87,12 @@ def _rounded(x: float) -> float:
 
 
 def _interval(log_vs: float, replicates: np.ndarray) -> list[float]:
-    """Basic (reflected) bootstrap interval on the log scale: a resample repeats
-    documents, so its plug-in score is biased low, as plug-in entropies are; the
-    reflected interval turns that bias around the estimate instead of inheriting it."""
-    low, high = np.percentile(replicates, INTERVAL)
-    return [_rounded(math.exp(2 * log_vs - high)), _rounded(math.exp(2 * log_vs - low))]
+    """The figure's sampling spread: percentiles of the replicates' ln VS, re-centred on
+    the estimate. A resample repeats documents, which lowers its score (as a plug-in
+    entropy's); re-centring keeps that shift out of the interval, which then says how
+    far another sample of the same size would move the figure."""
+    low, high = np.percentile(replicates - replicates.mean() + log_vs, INTERVAL)
+    return [_rounded(math.exp(low)), _rounded(math.exp(high))]
 
 
 def figures(

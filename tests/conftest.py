@@ -94,3 +94,42 @@ def write_bad_inputs(folder: Path) -> dict[str, int]:
 def bad_inputs(tmp_path: Path) -> tuple[Path, dict[str, int]]:
     folder = tmp_path / "bad"
     return folder, write_bad_inputs(folder)
+
+
+# Small real sources, tagged, plus the broken inputs (so the report has quarantine
+# reasons): the corpus and sweep the report tests and the browser check read.
+REPORT_SOURCES = (
+    "gsm8k.jsonl.gz",
+    "beeton_household.jsonl.gz",
+    "needlework_pg20776.jsonl.gz",
+    "dudeney_pg16713.jsonl.gz",
+    "thealgorithms_python.jsonl.gz",
+    "wikipedia.jsonl.gz",
+    "devil.jsonl.gz",
+)
+
+
+@pytest.fixture(scope="session")
+def report_corpus(data_dir, tmp_path_factory) -> Path:
+    from pipeline.cli import main
+
+    root = tmp_path_factory.mktemp("report")
+    write_bad_inputs(root / "bad")
+    files = [str(data_dir / f) for f in REPORT_SOURCES]
+    out = str(root / "corpus")
+    assert main(["prepare", *files, str(root / "bad"), "-o", out, "--max-chars", "20000"]) == 0
+    return root / "corpus"
+
+
+@pytest.fixture(scope="session")
+def report_sweep(report_corpus) -> Path:
+    from pipeline.cli import main
+
+    spec = report_corpus.parent / "spec.yaml"
+    spec.write_text(
+        f"name: small\ncorpus: {report_corpus}\ntokens: 1500000\nprocedural_share: 0.5\n"
+        "shard: {mb: 2}\n"
+    )
+    out = report_corpus.parent / "sweep"
+    assert main(["sweep", str(spec), "--levels", "2,3", "-o", str(out)]) == 0
+    return out

@@ -220,8 +220,9 @@ def within_section(figures: dict, id_suffix: str = "") -> Section:
         "Within-type diversity",
         f"Vendi score of each procedural task type's documents (a seeded, source-stratified "
         f"sample of up to {figures['sample_per_type']:,}, seed {figures['seed']}; "
-        f"{figures['model']['dims']}-dimensional LSA embeddings; 95% bootstrap interval (re-centred) "
-        f"over {figures['bootstrap']} resamples). 1 = all alike. Combined VS = D1 × "
+        f"{figures['model']['dims']}-dimensional LSA embeddings; 95% interval from "
+        f"{figures['bootstrap']} bootstrap resamples, re-centred on the estimate). "
+        "1 = all alike. Combined VS = D1 × "
         f"{c['within']:g} = {c['vs']:g} (D1 {c['d1']:g}).",
         [svg.interval_dots([k[0] for k in points], ["VS"], points, "within")],
         [

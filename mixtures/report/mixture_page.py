@@ -130,7 +130,8 @@ def _within(arms: list[tuple[str, dict]]) -> Section:
         "Within-type diversity per arm",
         f"Vendi score per task type and arm (seeded, source-stratified samples of up to "
         f"{first['sample_per_type']:,} documents per type, {first['model']['dims']}-dimensional "
-        f"LSA embeddings, 95% bootstrap interval (re-centred)s); then the combined VS = D1 × within.",
+        f"LSA embeddings, 95% bootstrap intervals re-centred on the estimate); then the "
+        "combined VS = D1 × within.",
         [
             svg.interval_dots(tasks, [n for n, _ in arms], points, "within-type VS"),
             svg.interval_dots([n for n, _ in arms], ["VS"], combined, "combined VS"),

@@ -9,6 +9,7 @@ WORKERS ?= 2
 EXECUTOR ?= local
 SPEC   ?= mixtures/examples/demo.yaml
 LEVELS ?= 2,3,4,6
+SWEEP  ?= out/sweep-demo
 # OUT defaults to the corpus folder for prepare; mix and sweep write elsewhere unless given OUT.
 MIX_OUT   := $(if $(filter command line,$(origin OUT)),$(OUT),out/mix-demo)
 SWEEP_OUT := $(if $(filter command line,$(origin OUT)),$(OUT),out/sweep-demo)
@@ -16,7 +17,7 @@ CORPUS_ARG := $(if $(CORPUS),--corpus $(CORPUS))
 
 TEACHER_VENV := .venv-teacher
 
-.PHONY: setup demo test prepare stats query mix sweep bench classifiers word-vectors lint clean help
+.PHONY: setup demo test prepare stats query mix sweep report report-check embedding bench classifiers word-vectors lint clean help
 
 help:
 	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
@@ -27,6 +28,9 @@ help:
 	@echo "make query    OUT=... SQL='SELECT * FROM summary'"
 	@echo "make mix      SPEC=... OUT=... [CORPUS=...]  build and verify one mixture (default: demo spec -> out/mix-demo)"
 	@echo "make sweep    SPEC=... OUT=... [LEVELS=2,3,4,6 CORPUS=...]  one mixture per D1 level -> out/sweep-demo"
+	@echo "make report   HTML pages of the demo corpus and sweep -> out/report-corpus.html, out/report-sweep.html"
+	@echo "make report-check  render report pages in headless Chromium (installs it when missing)"
+	@echo "make embedding  refit the within-type diversity embedding on $(OUT) -> mixtures/models/lsa64.npz"
 	@echo "make bench    benchmark prepare, tagging and mixtures -> bench/results/{prepare,classifiers,mixtures}.json"
 	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~5 min)"
 	@echo "make word-vectors  distil the task head's starting word vectors from MiniLM (own venv, torch; ~8 min)"
@@ -47,9 +51,10 @@ demo: setup
 	@echo "wrote $(OUT): docs/ ledger/ quarantine/ stats.duckdb summary.json"
 	@echo "try: $(BIN)/procmix query $(OUT) \"SELECT * FROM composition LIMIT 10\""
 
+# The browser tests need Chromium: `make report-check` runs them (CI runs both).
 test: setup
 	$(BIN)/ruff check pipeline classifiers mixtures tests bench
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not browser"
 
 prepare: setup
 	$(BIN)/procmix prepare $(INPUT) -o $(OUT) --workers $(WORKERS) --executor $(EXECUTOR)
@@ -68,6 +73,18 @@ sweep: setup
 	$(BIN)/procmix sweep $(SPEC) $(CORPUS_ARG) --levels $(LEVELS) -o $(SWEEP_OUT) --overwrite
 	$(BIN)/procmix verify $(SWEEP_OUT)
 
+# After `make demo` and `make sweep`: one page per folder.
+report: setup
+	$(BIN)/procmix report $(OUT) -o out/report-corpus.html
+	$(BIN)/procmix report $(SWEEP) -o out/report-sweep.html
+
+report-check: setup
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	$(BIN)/pytest -m browser
+
+embedding: setup
+	$(BIN)/python -m mixtures.embedding $(OUT)
+
 bench: setup
 	$(BIN)/python bench/prepare_bench.py --data $(DATA) --out bench/results/prepare.json
 	@echo "wrote bench/results/prepare.json"
@@ -75,6 +92,8 @@ bench: setup
 	@echo "wrote bench/results/classifiers.json"
 	$(BIN)/python bench/mixtures_bench.py --data $(DATA) --out bench/results/mixtures.json
 	@echo "wrote bench/results/mixtures.json"
+	$(BIN)/python bench/within_bench.py --data $(DATA) --out bench/results/within.json
+	@echo "wrote bench/results/within.json"
 
 classifiers: setup
 	$(BIN)/procmix train-classifiers --data $(DATA) --out classifiers/models

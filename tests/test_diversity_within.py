@@ -18,6 +18,7 @@ from mixtures.embedding import embed, load_model
 from mixtures.mix import mix
 from mixtures.spec import parse_spec
 from mixtures.verify import verify
+from mixtures.within_sanity import near_duplicates, sample_of, vendi_of_texts
 from mixtures.writer import file_sha256
 from pipeline.cli import main
 
@@ -29,15 +30,8 @@ UNRELATED = (
 )
 
 
-def _vs(texts: list[str]) -> float:
-    vectors = embed(texts)
-    return vendi(vectors[np.linalg.norm(vectors, axis=1) > 0])
-
-
 def _texts(name: str, n: int, seed: int = 0) -> list[str]:
-    rows = [r["text"] for r in read_jsonl_gz(name)]
-    picked = np.random.default_rng(seed).permutation(len(rows))[:n]
-    return [rows[i] for i in sorted(picked)]
+    return sample_of([r["text"] for r in read_jsonl_gz(name)], n, seed)
 
 
 def test_dual_form_equals_the_kernel_form(data_dir):
@@ -54,23 +48,16 @@ def test_dual_form_equals_the_kernel_form(data_dir):
 
 
 def test_near_duplicates_score_near_one_and_unrelated_sources_higher(data_dir):
-    rng = np.random.default_rng(0)
-    words = _texts("gsm8k.jsonl.gz", 1)[0].split()
-    near = []
-    for _ in range(500):  # 5% of the words replaced by other words of the document
-        w = list(words)
-        for i in rng.integers(len(w), size=max(1, len(w) // 20)):
-            w[i] = w[rng.integers(len(w))]
-        near.append(" ".join(w))
-    assert _vs(near) < 1.2
-    single = {name: _vs(_texts(name, 1000)) for name in UNRELATED}
+    near = near_duplicates(_texts("gsm8k.jsonl.gz", 1)[0], 500)  # 5% of words replaced
+    assert vendi_of_texts(near) < 1.2
+    single = {name: vendi_of_texts(_texts(name, 1000)) for name in UNRELATED}
     assert all(2.0 < v < 8.0 for v in single.values()), single
     mixed = sum((_texts(name, 250) for name in UNRELATED), [])
-    assert _vs(mixed) > 1.5 * max(single.values())
+    assert vendi_of_texts(mixed) > 1.5 * max(single.values())
 
 
 def test_the_figure_is_stable_across_samples(data_dir):
-    values = [_vs(_texts("gsm8k.jsonl.gz", 1000, seed)) for seed in range(4)]
+    values = [vendi_of_texts(_texts("gsm8k.jsonl.gz", 1000, seed)) for seed in range(4)]
     assert (max(values) - min(values)) / np.mean(values) < 0.06, values
 
 

@@ -253,9 +253,10 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         help="recompute a mixture's figures from its shards and check them",
         description=(
             "Read the shards with DuckDB, recompute tokens, procedural share, D0/D1/D2, task and "
-            "source shares, duplicates and block digests, and compare them with the spec's "
-            "targets, the planned solution and manifest.json (sha256 per shard). On a sweep "
-            "folder, also check that every arm holds the same factual/other block. Exit codes: "
+            "source shares, within-type diversity, duplicates and block digests, and compare "
+            "them with the spec's targets, the planned solution and manifest.json (sha256 per "
+            "shard). On a sweep folder, also check that every arm holds the same factual/other "
+            "block. Exit codes: "
             f"0 all checks pass; {EXIT_FAILED_CHECK} a check fails; {EXIT_USAGE} MIXDIR is "
             "missing or not a readable mixture."
         ),

@@ -12,6 +12,7 @@ SPEC   ?= mixtures/examples/demo.yaml
 LEVELS ?= 2,3,4,6
 EVALSETS ?= ../shared/evalsets
 DECONT_INDEX ?= out/decont-index
+SWEEP  ?= out/sweep-demo
 # OUT defaults to the corpus folder for prepare; mix and sweep write elsewhere unless given OUT.
 MIX_OUT   := $(if $(filter command line,$(origin OUT)),$(OUT),out/mix-demo)
 SWEEP_OUT := $(if $(filter command line,$(origin OUT)),$(OUT),out/sweep-demo)
@@ -19,13 +20,13 @@ CORPUS_ARG := $(if $(CORPUS),--corpus $(CORPUS))
 
 TEACHER_VENV := .venv-teacher
 
-.PHONY: setup demo decont-index test test-fast docs-check prepare stats query mix sweep bench classifiers word-vectors lint clean help
+.PHONY: setup demo decont-index test test-fast docs-check prepare stats query mix sweep report report-check embedding bench classifiers word-vectors lint clean help
 
 help:
 	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
 	@echo "make demo     prepare $(DATA) into $(OUT) and print its summary"
 	@echo "make decont-index  index the evaluation sets in $(EVALSETS) -> $(DECONT_INDEX)"
-	@echo "make test     ruff, then the whole test suite (what CI runs)"
+	@echo "make test     ruff, then the whole test suite but the browser check (CI runs both)"
 	@echo "make test-fast  the suite without the slow tests (training, LOSO, Dask, the wheel)"
 	@echo "make docs-check  run every sh and python block of README.md and docs/*.md"
 	@echo "make prepare  INPUT=... OUT=... [WORKERS=2 EXECUTOR=local|dask]"
@@ -33,7 +34,10 @@ help:
 	@echo "make query    OUT=... SQL='SELECT * FROM summary'"
 	@echo "make mix      SPEC=... OUT=... [CORPUS=...]  build and verify one mixture (default: demo spec -> out/mix-demo)"
 	@echo "make sweep    SPEC=... OUT=... [LEVELS=2,3,4,6 CORPUS=...]  one mixture per D1 level -> out/sweep-demo"
-	@echo "make bench    benchmark prepare, tagging and mixtures -> bench/results/{prepare,classifiers,mixtures,storage}.json"
+	@echo "make report   HTML pages of the demo corpus and sweep -> out/report-corpus.html, out/report-sweep.html"
+	@echo "make report-check  render report pages in headless Chromium (installs it when missing)"
+	@echo "make embedding  refit the within-type diversity embedding on $(OUT) -> mixtures/models/lsa64.npz"
+	@echo "make bench    benchmark prepare, tagging, mixtures, storage and within-type diversity -> bench/results/{prepare,classifiers,mixtures,storage,within}.json"
 	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~5 min)"
 	@echo "make word-vectors  distil the task head's starting word vectors from MiniLM (own venv, torch; ~8 min)"
 	@echo "make lint     ruff"
@@ -58,12 +62,13 @@ demo: setup decont-index
 	@echo "wrote $(OUT): docs/ ledger/ quarantine/ stats.duckdb summary.json"
 	@echo "try: $(BIN)/procmix query $(OUT) \"SELECT * FROM composition LIMIT 10\""
 
+# The browser tests need Chromium: `make report-check` runs them (CI runs both).
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not browser"
 
 test-fast: setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not browser"
 
 # The README's tour and the guides' examples, run as written (make demo first, so
 # the corpus they read exists).
@@ -87,6 +92,18 @@ sweep: setup
 	$(BIN)/procmix sweep $(SPEC) $(CORPUS_ARG) --levels $(LEVELS) -o $(SWEEP_OUT) --overwrite
 	$(BIN)/procmix verify $(SWEEP_OUT)
 
+# After `make demo` and `make sweep`: one page per folder.
+report: setup
+	$(BIN)/procmix report $(OUT) -o out/report-corpus.html
+	$(BIN)/procmix report $(SWEEP) -o out/report-sweep.html
+
+report-check: setup
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	$(BIN)/pytest -m browser
+
+embedding: setup
+	$(BIN)/python -m mixtures.embedding $(OUT)
+
 bench: setup decont-index
 	$(BIN)/python bench/prepare_bench.py --data $(DATA) --decont $(DECONT_INDEX) --out bench/results/prepare.json
 	@echo "wrote bench/results/prepare.json"
@@ -97,6 +114,8 @@ bench: setup decont-index
 	@echo "wrote bench/results/mixtures.json"
 	$(BIN)/python bench/storage_bench.py --data $(DATA) --out bench/results/storage.json
 	@echo "wrote bench/results/storage.json"
+	$(BIN)/python bench/within_bench.py --data $(DATA) --out bench/results/within.json
+	@echo "wrote bench/results/within.json"
 
 classifiers: setup
 	$(BIN)/procmix train-classifiers --data $(DATA) --dev $(DEV) --out classifiers/models --bench bench/results/classifiers.json

@@ -1,6 +1,6 @@
 """``procmix`` command line: one verb per job, ``--help`` on each.
 
-The root of the CLI sits above the three packages: each adds its own verbs
+The root of the CLI sits above the three packages and the report: each adds its own verbs
 (``add_verbs``), and none of them imports another's command line.
 """
 
@@ -14,6 +14,7 @@ import mixtures.cli
 import mixtures.decont
 import pipeline.cli
 import pipeline.decont.cli
+import procmix_report.cli
 from procmix_core import __version__
 
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     mixtures.cli.add_verbs(verbs)
     # `decont report MIXDIR` finds the index in the mixture's manifest, which mixtures reads.
     pipeline.decont.cli.add_verbs(verbs, mixtures.decont.recorded_index)
+    procmix_report.cli.add_verbs(verbs)
     return parser
 
 

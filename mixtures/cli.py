@@ -108,6 +108,13 @@ def _mix(args: argparse.Namespace) -> int:
             f"D2 {a['d2']:.4f}"
             + (f", expected true D1 {a['d1_true']:.4f}" if "d1_true" in a else "")
         )
+        w = a["within_diversity"]["combined"]
+        print(
+            f"within-type diversity: VS {w['vs']:.2f} (95% {w['ci'][0]:.2f}-{w['ci'][1]:.2f}) = "
+            f"D1 x {w['within']:.2f}; per type: "
+            + ", ".join(f"{k} {e['vs']}" for k, e in a["within_diversity"]["types"].items())
+            + f" ({t['within_seconds']:.1f} s)"
+        )
         print(f"sampled and wrote {t['text_mb']:.1f} MB of text in {t['seconds']:.1f} s")
         print(format_decontamination(manifest["decontamination"]))
         print(f"check it: procmix verify {args.out}")
@@ -127,7 +134,19 @@ def _levels(text: str) -> list[float]:
 
 
 def format_sweep(record: dict) -> str:
-    header = ("arm", "D1 target", "tokens", "proc share", "D0", "D1", "D2", "docs", "factual block")
+    header = (
+        "arm",
+        "D1 target",
+        "tokens",
+        "proc share",
+        "D0",
+        "D1",
+        "D2",
+        "within",
+        "VS",
+        "docs",
+        "factual block",
+    )
     rows = [
         (
             a["arm"],
@@ -137,6 +156,8 @@ def format_sweep(record: dict) -> str:
             f"{a['d0']:.0f}",
             f"{a['d1']:.4f}",
             f"{a['d2']:.4f}",
+            f"{a['within']:.2f}",
+            f"{a['vs']:.2f}",
             f"{a['docs']:,}",
             a["factual_other_sha256"][:12],
         )
@@ -157,6 +178,10 @@ def _sweep(args: argparse.Namespace) -> int:
         print(format_sweep(record))
         # Exclusion is per corpus, so the same in every arm.
         print(format_decontamination(record["decontamination"], table=False))
+        print(
+            "within: token-weighted geometric mean of the task types' Vendi scores; "
+            "VS = D1 x within (per type in each arm's manifest.json)"
+        )
         print(
             f"wrote {args.out}: one folder per arm and sweep.json; "
             f"check it: procmix verify {args.out}"
@@ -272,8 +297,8 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         help="recompute a mixture's figures from its shards and check them",
         description=(
             "Read the shards with DuckDB, recompute tokens, procedural share, D0/D1/D2, task and "
-            "source shares, duplicates and block digests, rematch the text against the "
-            "corpus's decontamination index, and compare them with the spec's "
+            "source shares, within-type diversity, duplicates and block digests, rematch the "
+            "text against the corpus's decontamination index, and compare them with the spec's "
             "targets, the planned solution and manifest.json (sha256 per shard). On a sweep "
             "folder, also check that every arm holds the same factual/other block. Exit codes: "
             f"0 all checks pass; {EXIT_FAILED_CHECK} a check fails; {EXIT_USAGE} MIXDIR is "

@@ -19,7 +19,8 @@ from procmix_core.tokens import ESTIMATE_RULE
 
 # 2: joint rounding; solution.granularity per procedural task type.
 # 3: decontamination (index digest, exclusion per benchmark), rematched by verify.
-MANIFEST_VERSION = 3
+# 4: achieved.within_diversity (Vendi score per task type and combined).
+MANIFEST_VERSION = 4
 
 
 def _classifiers(corpus: Corpus) -> dict:

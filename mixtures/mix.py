@@ -29,7 +29,7 @@ from mixtures.rounding import (
     nesting_limits,
 )
 from mixtures.spec import MixSpec, SpecError
-from mixtures.verify import Check, check_mixture
+from mixtures.verify import Check, check_mixture, within_of_shards
 from mixtures.writer import WORK_DIR, OutputRows, write_shards
 from procmix_core.atomic import TMP_SUFFIX, write_json
 from procmix_core.decont_match import CORPUS_INDEX_DIR
@@ -305,19 +305,23 @@ def write_shards_checked(
     rows = output_rows(spec, corpus, selection.copies)
     shards = write_shards(corpus, rows, out)
     confusion = report_confusion(corpus)
+    achieved = figures(selection.bucket_tokens, confusion)
+    within_started = time.perf_counter()
+    within = within_of_shards(out, spec.to_dict(), achieved["task_shares"])
+    within_seconds = time.perf_counter() - within_started
     manifest = build_manifest(
         spec,
         corpus,
         solution,
         selection.bucket_tokens,
-        figures(selection.bucket_tokens, confusion),
+        {**achieved, "within_diversity": within},
         shards,
         block_digests(corpus, selection.copies),
         confusion,
         selection.granularity,
         corpus.decontamination.manifest_entry(selection.copies),
     )
-    failed = [c for c in check_mixture(out, manifest) if not c.ok]
+    failed = [c for c in check_mixture(out, manifest, within) if not c.ok]
     if failed:
         sizes = corpus.docs["n_tokens"].to_numpy().astype(float)
         typical = float((sizes**2).sum() / sizes.sum())
@@ -338,6 +342,7 @@ def write_shards_checked(
         "text_mb": text_mb,
         "mb_per_s": text_mb / seconds,
         "mb_per_cpu_s": text_mb / cpu,
+        "within_seconds": within_seconds,
     }
     return {**manifest, "_timing": timing}
 
@@ -439,6 +444,9 @@ def _arm_row(manifest: dict) -> dict:
         "d1": a["d1"],
         "d2": a["d2"],
         **({"d1_true": a["d1_true"]} if "d1_true" in a else {}),
+        "within": a["within_diversity"]["combined"]["within"],
+        "vs": a["within_diversity"]["combined"]["vs"],
+        "vs_types": {t: e["vs"] for t, e in a["within_diversity"]["types"].items()},
         "docs": sum(s["rows"] for s in manifest["shards"]),
         "factual_other_sha256": manifest["blocks"]["factual_other"],
         "mb_per_s": manifest["_timing"]["mb_per_s"],

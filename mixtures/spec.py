@@ -40,6 +40,10 @@ class Diversity:
     d0_max: float | None = None
     d2_min: float | None = None
     d2_max: float | None = None
+    # Within-type Vendi bounds (checked, never optimised): a number bounds every
+    # procedural task type, a mapping names task types and/or ``combined``.
+    within_min: float | dict[str, float] | None = None
+    within_sample: int = 1000
 
 
 @dataclass(frozen=True)
@@ -167,12 +171,34 @@ def _unknown(raw: dict, allowed: set[str], where: str) -> None:
         raise SpecError(f"{where}: unknown key(s) {extra}; expected some of {sorted(allowed)}")
 
 
+WITHIN_COMBINED = "combined"
+
+
+def _within_min(div: dict) -> float | dict[str, float] | None:
+    value = div.get("within_min")
+    if not isinstance(value, dict):
+        return _number(div, "within_min", "diversity.", 1.0, 1e6)
+    allowed = [*TASK_TYPES, WITHIN_COMBINED]
+    for key in value:
+        if key not in allowed:
+            raise _fail("diversity.within_min", f"keys among {allowed}", key)
+    return {
+        str(k): _number(value, k, "diversity.within_min.", 1.0, 1e6, required=True)
+        for k in sorted(value)
+    }
+
+
 def _diversity(raw: dict) -> Diversity:
     div = _mapping(raw, "diversity")
     keys = {f.name for f in dataclasses.fields(Diversity)}
     _unknown(div, keys, "diversity")
-    values = {k: _number(div, k, "diversity.", 1.0, 1e6) for k in keys}
-    result = Diversity(**values)
+    hill = keys - {"within_min", "within_sample"}
+    values = {k: _number(div, k, "diversity.", 1.0, 1e6) for k in hill}
+    result = Diversity(
+        **values,
+        within_min=_within_min(div),
+        within_sample=_integer(div, "within_sample", 2, 1000, where="diversity."),
+    )
     for lo, hi in (("d0_min", "d0_max"), ("d2_min", "d2_max")):
         a, b = getattr(result, lo), getattr(result, hi)
         if a is not None and b is not None and a > b:

@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 
 from classifiers.taxonomy import PROCEDURAL
-from mixtures import MANIFEST, SWEEP_FILE
+from mixtures import MANIFEST, SWEEP_FILE, diversity_within
 from mixtures.corpus import load_tokenizer
 from mixtures.decont import rematch
 from mixtures.figures import block_digest, by_group, figures, source_shares_by_group
@@ -325,9 +325,65 @@ def verify_mixture(mixdir: str | os.PathLike) -> list[Check]:
     return check_mixture(mixdir, manifest)
 
 
-def check_mixture(mixdir: Path, manifest: dict) -> list[Check]:
+def within_of_shards(mixdir: Path, spec: dict, task_shares: dict[str, float]) -> dict:
+    """The within-type diversity figures of the shards, as the spec asks them."""
+    return diversity_within.of_shards(
+        mixdir, task_shares, spec["diversity"]["within_sample"], spec["seed"]
+    )
+
+
+def _within_values(within: dict) -> dict[str, list[float]]:
+    """VS and its interval per task type and combined; nan where a type has no figure."""
+    entries = {**within["types"], "combined": within["combined"]}
+    return {
+        k: [np.nan if x is None else x for x in [e["vs"], *(e["ci"] or [None, None])]]
+        for k, e in entries.items()
+    }
+
+
+def _within_checks(spec: dict, recorded: dict, got: dict) -> list[Check]:
+    """The manifest's within-type figures recomputed from the shards (same seed, same
+    sample, same model), and the spec's ``diversity.within_min`` bounds on them."""
+    model = recorded["model"]["sha256"], got["model"]["sha256"]
+    checks = [
+        Check(
+            "within-type model matches manifest", model[1][:16], model[0][:16], model[0] == model[1]
+        )
+    ]
+    expected, found = _within_values(recorded), _within_values(got)
+    slack = 10.0**-diversity_within.DECIMALS
+    same = expected.keys() == found.keys() and all(
+        np.allclose(
+            np.array(found[k], dtype=float),
+            np.array(expected[k], dtype=float),
+            rtol=0,
+            atol=slack,
+            equal_nan=True,
+        )
+        for k in expected
+    )
+    name = (
+        f"within-type diversity matches manifest (seed {got['seed']}, up to "
+        f"{got['sample_per_type']} documents per type)"
+    )
+    checks.append(Check(name, found.get("combined"), expected.get("combined"), same))
+    bound = spec["diversity"].get("within_min")
+    if bound is None:
+        return checks
+    bounds = bound if isinstance(bound, dict) else {t: bound for t in got["types"]}
+    for key, low in sorted(bounds.items()):
+        entry = got["combined"] if key == "combined" else got["types"].get(key)
+        if entry is None:
+            continue  # a task type the mixture has no procedural documents of
+        vs = entry["vs"] or 0.0
+        checks.append(Check(f"within-type VS of {key} >= {low:g}", vs, low, vs >= low))
+    return checks
+
+
+def check_mixture(mixdir: Path, manifest: dict, within: dict | None = None) -> list[Check]:
     """Every check of the shards in ``mixdir`` against ``manifest`` (read from the folder,
-    or the one mix is about to publish)."""
+    or the one mix is about to publish). ``within``: the shards' within-type figures,
+    when the caller has just computed them from these shards."""
     spec, solution = manifest["spec"], manifest["solution"]
     if not any(mixdir.glob("shard-*.parquet")):
         return [Check("shard files", [], [s["file"] for s in manifest["shards"]], False)]
@@ -361,6 +417,9 @@ def check_mixture(mixdir: Path, manifest: dict) -> list[Check]:
         checks.append(
             Check(f"{block} block matches manifest", digest[:16], expected[:16], digest == expected)
         )
+    if within is None:
+        within = within_of_shards(mixdir, spec, got["task_shares"])
+    checks += _within_checks(spec, manifest["achieved"]["within_diversity"], within)
     return checks + _manifest_checks(manifest["achieved"], got)
 
 

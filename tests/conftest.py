@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from procmix_cli import main
 from support import s3
 from support.data import (
     DATA,
     EVALSETS,
+    REPORT_SOURCES,
     prepare_quietly,
     read_jsonl_gz,
     write_bad_inputs,
@@ -75,3 +77,27 @@ def s3_endpoint() -> Iterator[str]:
 def bucket(s3_endpoint) -> s3.Bucket:
     """A new, empty bucket on the session's server."""
     return s3.new_bucket(s3_endpoint)
+
+
+@pytest.fixture(scope="session")
+def report_corpus(data_dir, tmp_path_factory) -> Path:
+    """``REPORT_SOURCES`` and the broken inputs, prepared and tagged."""
+    root = tmp_path_factory.mktemp("report")
+    write_bad_inputs(root / "bad")
+    files = [str(data_dir / f) for f in REPORT_SOURCES]
+    out = str(root / "corpus")
+    assert main(["prepare", *files, str(root / "bad"), "-o", out, "--max-chars", "20000"]) == 0
+    return root / "corpus"
+
+
+@pytest.fixture(scope="session")
+def report_sweep(report_corpus) -> Path:
+    """A two-arm sweep of ``report_corpus``."""
+    spec = report_corpus.parent / "spec.yaml"
+    spec.write_text(
+        f"name: small\ncorpus: {report_corpus}\ntokens: 1500000\nprocedural_share: 0.5\n"
+        "shard: {mb: 2}\n"
+    )
+    out = report_corpus.parent / "sweep"
+    assert main(["sweep", str(spec), "--levels", "2,3", "-o", str(out)]) == 0
+    return out

@@ -2,7 +2,9 @@
 
 procmix_core imports none of the others; classifiers imports procmix_core only;
 pipeline imports classifiers and procmix_core; mixtures imports procmix_core and
-classifiers.taxonomy at most; only the top-level CLI (procmix_cli) sees all.
+classifiers.taxonomy at most; only the top-level modules see all: the CLI
+(procmix_cli) and the report (procmix_report), which reads what both pipeline and
+mixtures wrote.
 Checked twice: statically, every import statement of every module (also the
 ones inside functions), and at run time, what importing every module of a
 package in a fresh interpreter leaves in ``sys.modules``.
@@ -19,13 +21,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("procmix_core", "classifiers", "pipeline", "mixtures")
+PACKAGES = ("procmix_core", "classifiers", "pipeline", "mixtures", "procmix_report")
 # Per package: the procmix modules it may import, as exact names or "pkg.*" prefixes.
 ALLOWED = {
     "procmix_core": {"procmix_core.*"},
     "classifiers": {"classifiers.*", "procmix_core.*"},
     "pipeline": {"pipeline.*", "classifiers.*", "procmix_core.*"},
     "mixtures": {"mixtures.*", "procmix_core.*", "classifiers", "classifiers.taxonomy"},
+    "procmix_report": {
+        "procmix_report.*",
+        "mixtures.*",
+        "pipeline.*",
+        "classifiers.*",
+        "procmix_core.*",
+    },
 }
 
 
@@ -95,7 +104,7 @@ def test_importing_a_package_loads_only_what_the_layering_allows(package):
 
 def test_the_cli_sits_above_all_three_packages():
     names = _imported(REPO / "procmix_cli.py")
-    assert {"pipeline.cli", "classifiers.cli", "mixtures.cli"} <= names
+    assert {"pipeline.cli", "classifiers.cli", "mixtures.cli", "procmix_report.cli"} <= names
     # And no package imports it back.
     for package in PACKAGES:
         for path in (REPO / package).rglob("*.py"):

@@ -18,6 +18,17 @@ from pipeline.prepare import PrepareConfig, prepare
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("PROCMIX_DATA", REPO.parent / "shared" / "data"))
 EVALSETS = REPO.parent / "shared" / "evalsets"
+# Small real sources, tagged, plus the broken inputs (so the report has quarantine
+# reasons): the corpus and sweep the report tests (conftest) and the browser check read.
+REPORT_SOURCES = (
+    "gsm8k.jsonl.gz",
+    "beeton_household.jsonl.gz",
+    "needlework_pg20776.jsonl.gz",
+    "dudeney_pg16713.jsonl.gz",
+    "thealgorithms_python.jsonl.gz",
+    "wikipedia.jsonl.gz",
+    "devil.jsonl.gz",
+)
 
 
 def read_jsonl_gz(name: str, limit: int | None = None) -> list[dict]:

@@ -19,8 +19,9 @@ SWEEP_OUT := $(if $(filter command line,$(origin OUT)),$(OUT),out/sweep-demo)
 CORPUS_ARG := $(if $(CORPUS),--corpus $(CORPUS))
 
 TEACHER_VENV := .venv-teacher
+TABLE_VENV := .venv-wordllama
 
-.PHONY: setup demo decont-index test test-fast docs-check prepare stats query mix sweep report report-check embedding bench classifiers word-vectors lint clean help
+.PHONY: setup demo decont-index test test-fast docs-check prepare stats query mix sweep report report-check embedding bench classifiers word-vectors word-table lint clean help
 
 help:
 	@echo "make setup    create $(VENV) with procmix installed ($(BIN)/procmix)"
@@ -39,7 +40,8 @@ help:
 	@echo "make embedding  refit the within-type diversity embedding on $(OUT) -> mixtures/models/lsa64.npz"
 	@echo "make bench    benchmark prepare, tagging, mixtures, storage and within-type diversity -> bench/results/{prepare,classifiers,mixtures,storage,within}.json"
 	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~5 min)"
-	@echo "make word-vectors  distil the task head's starting word vectors from MiniLM (own venv, torch; ~8 min)"
+	@echo "make word-table  build the task head's word table from wordllama (own venv; ~2 min)"
+	@echo "make word-vectors  distil MiniLM starting vectors for a fastText task head (own venv, torch; ~8 min)"
 	@echo "make lint     ruff"
 
 $(BIN)/procmix: pyproject.toml
@@ -119,7 +121,7 @@ bench: setup decont-index
 
 classifiers: setup
 	$(BIN)/procmix train-classifiers --data $(DATA) --dev $(DEV) --out classifiers/models --bench bench/results/classifiers.json
-	@echo "wrote classifiers/models: *.ftz, *.meta.json, *.confusion.json, report.json"
+	@echo "wrote classifiers/models: models, *.meta.json, *.confusion.json, report.json"
 
 # The teacher gets its own venv: torch stays out of the one tests and prepare use.
 word-vectors:
@@ -128,6 +130,14 @@ word-vectors:
 	$(TEACHER_VENV)/bin/pip install --quiet torch==2.13.0
 	$(TEACHER_VENV)/bin/pip install --quiet -e '.[teacher]'
 	HF_HUB_OFFLINE=1 $(TEACHER_VENV)/bin/procmix distil-word-vectors --data $(DATA)
+
+# wordllama gets its own venv too: training and prepare read the committed table.
+word-table:
+	test -x $(TABLE_VENV)/bin/python || $(PYTHON) -m venv $(TABLE_VENV)
+	$(TABLE_VENV)/bin/pip install --quiet --upgrade pip
+	$(TABLE_VENV)/bin/pip install --quiet -e '.[wordllama]'
+	HF_HUB_OFFLINE=1 $(TABLE_VENV)/bin/procmix distil-word-vectors --data $(DATA) --teacher wordllama \
+		--dim 128 --max-words 32000 --int8 --out classifiers/vectors/wordllama_words.npz
 
 lint: setup
 	$(BIN)/ruff check .

@@ -14,10 +14,10 @@ from classifiers.dataset import Doc, pool, read_docs
 from classifiers.dev import DevPredictions, dev_report, dev_rule, labelled
 from classifiers.loso import estimate_report, final_rule, guarded_label, predict_held_out
 from classifiers.metrics import p_true_given_pred
-from classifiers.model import confusion_path, meta_path, model_path, probabilities
+from classifiers.model import confusion_path, meta_path, model_path
 from classifiers.preprocess import STOPWORDS, WINDOW_CHARS
 from classifiers.taxonomy import HEADS, LABELS
-from classifiers.train import LineCache, TrainParams, fit
+from classifiers.train import LineCache, TrainParams, train_model
 from procmix_core.hashing import file_sha256
 
 REPORT = "report.json"
@@ -46,13 +46,13 @@ def train_head(
     log(f"{head}: final model")
     labels = list(LABELS[head])
     pairs = pool(docs, head, params.cap_per_source, params.seed)
-    path = model_path(out, head)
+    path = model_path(out, head, params.kind)
     lines = cache.lines([d for d, _ in pairs])
-    model = fit(lines, [label for _, label in pairs], params, quantize=True)
-    model.save_model(str(path))
+    model = train_model(lines, [label for _, label in pairs], params, head, final=True)
+    model.save(path)
     dev_docs = labelled(dev, head)
     if dev_docs:
-        proba = probabilities(model, cache.lines(dev_docs), LABELS[head])
+        proba = model.probabilities(cache.lines(dev_docs), LABELS[head])
         predictions = DevPredictions.of(head, dev_docs, proba)
         scores["dev"] = dev_report(head, predictions, guarded_label(head))
         rule = dev_rule(predictions.proba, predictions.y_true, guarded_label(head))
@@ -85,6 +85,7 @@ def train_head(
         "rule_fitted_on": rule_fitted_on,
         "params": params.as_dict(),
         "word_vectors_sha256": file_sha256(params.word_vectors) if params.word_vectors else None,
+        "table_sha256": file_sha256(params.table) if params.uses_table else None,
         "window_chars": WINDOW_CHARS,
         "stopwords": sorted(STOPWORDS),
         "training_documents": len(pairs),

@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 from classifiers.model import MODELS_DIR
-from classifiers.train import TrainParams
-from classifiers.word_vectors import VECTORS_FILE, load_for
+from classifiers.static import TABLE_FILE, word_table
+from classifiers.taxonomy import TASK_TYPE
+from classifiers.train import TASK_MODELS, TrainParams
+from classifiers.word_vectors import TEACHERS, VECTORS_FILE, load_for
 
 DEFAULT_DATA = "../shared/data"
 _DEFAULTS = TrainParams()
@@ -37,9 +39,13 @@ def _params(args: argparse.Namespace) -> TrainParams:
         workers=args.workers,
         seed=args.seed,
         word_vectors=None if args.word_vectors == "none" else Path(args.word_vectors),
+        task_model=args.task_model,
     )
-    if params.word_vectors is not None:
-        load_for(params.word_vectors, params.dim)
+    task = params.for_head(TASK_TYPE)
+    if task.word_vectors is not None:
+        load_for(task.word_vectors, params.dim)
+    if task.uses_table:
+        word_table(params.table)
     return params
 
 
@@ -69,8 +75,15 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--word-vectors",
         default=str(_DEFAULTS.word_vectors),
-        help="starting input vectors of the task-type head (from distil-word-vectors), "
+        help="starting input vectors of a fastText task-type head (from distil-word-vectors), "
         "or 'none' for fastText's random start",
+    )
+    p.add_argument(
+        "--task-model",
+        choices=TASK_MODELS,
+        default=_DEFAULTS.task_model,
+        help="the task-type head's model: fastText and a linear layer over the word table "
+        f"{TABLE_FILE.name} fused, the layer alone (static), or fastText alone",
     )
 
 
@@ -107,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
                 f"{head}: dev (cross-fitted) macro-F1 {d['macro_f1']:.4f} ECE {d['ece']:.4f}; "
                 f"web part macro-F1 {d['web']['macro_f1']:.4f}"
             )
-    print(f"wrote {args.out}: *.ftz, *.meta.json, *.confusion.json, {REPORT}")
+    print(f"wrote {args.out}: models, *.meta.json, *.confusion.json, {REPORT}")
     return 0
 
 
@@ -122,10 +135,16 @@ def _distil(args: argparse.Namespace) -> int:
     docs = list(read_docs(data, _log))
     _log(f"read {len(docs)} documents from {data}")
     try:
-        words, vectors = distil(preprocess([d.text for d in docs]), args.dim, _log)
+        words, vectors = distil(
+            preprocess([d.text for d in docs]),
+            args.dim,
+            _log,
+            teacher=args.teacher,
+            max_words=args.max_words,
+        )
     except (RuntimeError, ValueError) as e:
         return _error("distil-word-vectors", e)
-    save(Path(args.out), words, vectors)
+    save(Path(args.out), words, vectors, int8=args.int8)
     print(f"wrote {args.out}: {len(words)} words x {args.dim} dimensions")
     return 0
 
@@ -186,15 +205,16 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     formatter = argparse.ArgumentDefaultsHelpFormatter
     t = verbs.add_parser(
         "train-classifiers",
-        help="train the content-type and task-type fastText models",
+        help="train the content-type and task-type models",
         description=(
             "Train both heads on labelled JSONL (fields text, source, label_procedural, "
             "task_type): leave-one-source-out predictions give the honest scores, the "
             "temperature, the procedural threshold and P(true | predicted); then each head "
-            "is trained on every source and quantised. The task-type head starts from the "
-            "word vectors of --word-vectors (see distil-word-vectors). "
-            "Writes OUT/{content_type,task_type}"
-            ".ftz, .meta.json, .confusion.json and OUT/report.json. The same data and "
+            "is trained on every source (content type: fastText, quantised; task type: "
+            "fastText started from --word-vectors, fused with a linear layer over the word "
+            "table; see --task-model). Writes OUT/content_type.ftz, OUT/task_type.ftz and "
+            "OUT/task_type.layer.json, their .meta.json and .confusion.json, and "
+            "OUT/report.json. The same data and "
             "options give byte-identical files. About 8 minutes on 2 cores for ../shared/data."
         ),
         formatter_class=formatter,
@@ -220,19 +240,30 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 
     w = verbs.add_parser(
         "distil-word-vectors",
-        help="distil the task head's starting word vectors from the MiniLM teacher",
+        help="distil static word vectors from a teacher: the task head's word table, or "
+        "a fastText head's starting vectors",
         description=(
             "Encode every word seen 3 times or more in DATA (after the classifiers' "
-            "preprocessing) with all-MiniLM-L6-v2, alone, and keep the first DIM principal "
-            "components: the starting input vectors train-classifiers gives the task-type "
-            "head. Needs the optional teacher (make word-vectors installs it); about 5 "
-            "minutes on 2 cores for ../shared/data."
+            "preprocessing; the MAX_WORDS most frequent, if given) with the teacher, each "
+            "word alone, and keep the first DIM principal components. With wordllama "
+            "(make word-table: --teacher wordllama --dim 128 --max-words 32000 --int8 "
+            f"--out {TABLE_FILE.relative_to(TABLE_FILE.parents[2])}) it is the static task "
+            "head's word table; with minilm (make word-vectors) the starting input vectors "
+            "of a fastText task head. Needs the optional teacher (the make targets install "
+            "it in their own venv); minutes on 2 cores for ../shared/data."
         ),
         formatter_class=formatter,
     )
     w.add_argument("--data", default=DEFAULT_DATA, help="JSONL file or folder (labels unused)")
     w.add_argument("--out", default=str(VECTORS_FILE), help="word-vectors file (.npz)")
     w.add_argument("--dim", type=int, default=_DEFAULTS.dim, help="components kept")
+    w.add_argument("--teacher", choices=sorted(TEACHERS), default="minilm", help="teacher")
+    w.add_argument(
+        "--max-words", type=int, default=None, help="most frequent words kept (default all)"
+    )
+    w.add_argument(
+        "--int8", action="store_true", help="store int8 with a scale a row instead of float16"
+    )
     w.set_defaults(func=_distil)
 
     e = verbs.add_parser(

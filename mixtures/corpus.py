@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from classifiers.taxonomy import CONTENT_LABELS, OTHER, PROCEDURAL
+from mixtures import abstain
 from mixtures.decont import (
     FLAG_COLUMNS,
     Decontamination,
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 # (the manifest reports how many), so unlabelled text is never dropped silently.
 NULL_LABEL = OTHER
 TEXT_BATCH_ROWS = 2048
+# Per-document flags of labels.min_confidence while the corpus is read.
+ASIDE, NULL_P = "_set_aside", "_null_probability"
 
 
 def group_name(content_type: str, task_type: str) -> str:
@@ -101,6 +104,7 @@ class Corpus:
     classifiers: dict
     columns: list[str]
     decontamination: Decontamination  # what the spec's decontaminate excluded
+    abstained: dict | None  # what labels.min_confidence set aside (abstain.record), or None
     # A remote corpus's local copy of docs/ and summary.json: kept while the Corpus lives.
     copy: tempfile.TemporaryDirectory | None = None
 
@@ -152,6 +156,18 @@ def _check_columns(files: list[Path], labels: dict[str, str]) -> list[str]:
     return columns
 
 
+def _check_probabilities(files: list[Path]) -> None:
+    """Every file has the classifier's probability columns ``min_confidence`` compares."""
+    for f in files:
+        names = pq.read_schema(f).names
+        if abstain.missing_columns(names):
+            raise CorpusError(
+                f"labels.min_confidence: expected the classifier's columns "
+                f"{'/'.join(abstain.PROBABILITY_COLUMNS)} in {f} (prepare writes them "
+                f"unless --no-tag), found columns {names}"
+            )
+
+
 def _count_tokens(path: Path, tokenizer) -> pa.Array:
     counts = []
     for batch in pq.ParquetFile(path).iter_batches(batch_size=TEXT_BATCH_ROWS, columns=["text"]):
@@ -189,17 +205,23 @@ def load_corpus(
     labels: dict[str, str],
     tokenizer: Tokenizer | None = None,
     decont: Decontaminate | None = None,
+    min_confidence: float | None = None,
 ) -> Corpus:
     """Read the metadata of every document, exclude what ``decont`` flags (see
-    ``mixtures.decont.decontaminate``) and group the rest into buckets."""
+    ``mixtures.decont.decontaminate``), set aside what ``min_confidence`` does (see
+    ``mixtures.abstain``) and group the rest into buckets."""
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(f"corpus folder not found: {root}")
     files = docs_files(root)
+    if min_confidence is not None:
+        _check_probabilities(files)
     columns = _check_columns(files, labels)
     decont_index = checked_index(root)
     flags = FLAG_COLUMNS if decont_index is not None else []
     wanted = ["doc_key", "source", "n_tokens", labels["content_type"], labels["task_type"]]
+    # Probabilities are read only to be compared, file by file: two flags stay.
+    confidence = list(abstain.PROBABILITY_COLUMNS) if min_confidence is not None else []
     parts = []
     for index, path in enumerate(files):
         missing = sorted(set(flags) - set(pq.read_schema(path).names))
@@ -208,9 +230,13 @@ def load_corpus(
                 f"{path} lacks {missing} although {root} carries an index: re-check the "
                 "corpus with `procmix decont tag`"
             )
-        table = pq.read_table(path, columns=list(dict.fromkeys(wanted + flags)))
+        table = pq.read_table(path, columns=list(dict.fromkeys(wanted + flags + confidence)))
         n = table.num_rows
         tokens = _count_tokens(path, tokenizer) if tokenizer else table["n_tokens"]
+        unsure = {}
+        if min_confidence is not None:
+            aside, null = abstain.set_aside(table, labels["content_type"], min_confidence)
+            unsure = {ASIDE: pa.array(aside), NULL_P: pa.array(null)}
         parts.append(
             pa.table(
                 {
@@ -223,6 +249,7 @@ def load_corpus(
                     "n_tokens": tokens,
                     "est_tokens": table["n_tokens"],
                     **{name: table[name] for name in flags},
+                    **unsure,
                 }
             )
         )
@@ -234,6 +261,12 @@ def load_corpus(
     docs = docs.filter(pa.array(keep)).drop_columns(flags)
     if docs.num_rows == 0:
         raise CorpusError(f"decontaminate excludes every document of {root}")
+    docs, abstained = _abstain(docs, min_confidence)
+    if docs.num_rows == 0:
+        raise CorpusError(
+            f"labels.min_confidence {min_confidence:g} sets aside every document of {root} "
+            "that decontamination left"
+        )
     null_labels = {}
     for role in ("content_type", "task_type"):
         values, null_labels[role] = _normalise(docs[role], role, labels[role])
@@ -275,4 +308,22 @@ def load_corpus(
         classifiers=read_classifiers(root),
         columns=columns,
         decontamination=decontamination,
+        abstained=abstained,
     )
+
+
+def _abstain(docs: pa.Table, min_confidence: float | None) -> tuple[pa.Table, dict | None]:
+    """The candidates left once ``min_confidence`` set documents aside, and the record
+    of it (counted by predicted content type, a null label as ``NULL_LABEL``)."""
+    if min_confidence is None:
+        return docs, None
+    aside = docs[ASIDE].to_numpy(zero_copy_only=False)
+    null = docs[NULL_P].to_numpy(zero_copy_only=False)
+    dropped = docs.filter(pa.array(aside))
+    entry = abstain.record(
+        min_confidence,
+        pc.fill_null(dropped["content_type"].cast(pa.string()), NULL_LABEL),
+        dropped["n_tokens"].to_numpy(),
+        int(null.sum()),
+    )
+    return docs.filter(pa.array(~aside)).drop_columns([ASIDE, NULL_P]), entry

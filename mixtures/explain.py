@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from mixtures import metrics
-from mixtures.cli import EXIT_INFEASIBLE, format_decontamination
+from mixtures.cli import EXIT_INFEASIBLE, format_abstention, format_decontamination
 from mixtures.corpus import Corpus
 from mixtures.mix import Selection, goal_for, open_corpus, plan, problem_for, rounding_groups
 from mixtures.optimiser import (
@@ -35,6 +35,7 @@ def _ranges(problem: Problem, corpus: Corpus) -> list[str]:
         f"{fmt_tokens(held.total)} tokens, {len(problem.buckets)} buckets; "
         f"null labels counted as other: {corpus.null_labels}",
         format_decontamination(corpus.decontamination.exclusion(), table=False),
+        *([format_abstention(corpus.abstained)] if corpus.abstained is not None else []),
         f"tokens: {fmt_tokens(n)} asked; reachable up to {fmt_tokens(r * held.total)} "
         f"(max_epochs {r})",
         f"procedural_share: {problem.procedural_share!r} asked; reachable "

@@ -106,6 +106,8 @@ def build_manifest(
             "tokens": int(corpus.buckets.tokens.sum()),
             "labels": spec.labels,
             "null_labels_counted_as_other": corpus.null_labels,
+            # Only with labels.min_confidence: a spec without it records what it did before.
+            **({"abstained": corpus.abstained} if corpus.abstained is not None else {}),
         },
         "decontamination": decontamination,
         "classifiers": _classifiers(corpus),

@@ -123,10 +123,12 @@ def open_corpus(spec: MixSpec) -> Corpus:
     where = Location.of(spec.corpus, spec.storage_options)
     tokenizer = load_tokenizer(spec.tokenizer)
     if not where.remote:
-        return load_corpus(spec.corpus, spec.labels, tokenizer, spec.decontaminate)
+        return load_corpus(
+            spec.corpus, spec.labels, tokenizer, spec.decontaminate, spec.min_confidence
+        )
     where.check()
     copy = local_copy(where, [DOCS_DIR, SUMMARY_FILE, CORPUS_INDEX_DIR])
-    corpus = load_corpus(copy.name, spec.labels, tokenizer, spec.decontaminate)
+    corpus = load_corpus(copy.name, spec.labels, tokenizer, spec.decontaminate, spec.min_confidence)
     return dataclasses.replace(corpus, root=where.url, copy=copy)
 
 
@@ -432,6 +434,7 @@ def _write_sweep(
         "arms": results,
         "warnings": warnings,
         "decontamination": manifests[0]["decontamination"],
+        "abstained": corpus.abstained,
     }
 
 

@@ -11,12 +11,15 @@ from typing import Any
 import yaml
 
 from classifiers.taxonomy import TASK_LABELS
+from mixtures.abstain import PROBABILITY_COLUMNS
 from procmix_core.storage import is_url
 
 ORDERS = ("shuffled", "structured_first")
 # DESIGN.md's task types: the only names ``tasks:`` accepts.
 TASK_TYPES = TASK_LABELS
 DEFAULT_LABELS = {"content_type": "content_type", "task_type": "task_type"}
+# ``labels.min_confidence``: set aside documents whose label's probability is lower.
+MIN_CONFIDENCE = "min_confidence"
 # ``decontaminate.benchmarks``: every benchmark of the corpus's index.
 ALL_BENCHMARKS = "all"
 
@@ -73,6 +76,8 @@ class MixSpec:
     order: str = "shuffled"
     noise_correction: bool = False
     labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+    # labels.min_confidence (None: every document is a candidate): see mixtures.abstain.
+    min_confidence: float | None = None
     # None: exclude everything the corpus's index flagged, when the corpus was checked.
     decontaminate: Decontaminate | None = None
     # fsspec options for an s3:// corpus or output: credentials may be among them, so
@@ -85,8 +90,14 @@ class MixSpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """What a manifest records of the spec: everything but the storage options."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "storage_options"}
+        """What a manifest records of the spec: everything but the storage options, with
+        ``min_confidence`` under ``labels`` as the YAML has it (and only when given, so a
+        spec without it records what it did before the key existed)."""
+        skip = ("storage_options", "min_confidence")
+        raw = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        if self.min_confidence is not None:
+            raw["labels"] = {**raw["labels"], MIN_CONFIDENCE: self.min_confidence}
+        return raw
 
 
 _TOP_KEYS = {
@@ -239,15 +250,32 @@ def _shard(raw: dict) -> tuple[int | None, int | None]:
     return None, max(1, int(mb * 2**20))
 
 
-def _labels(raw: dict) -> dict[str, str]:
+def _labels(raw: dict) -> tuple[dict[str, str], float | None]:
+    """The label columns and ``min_confidence`` (None when absent)."""
     labels = dict(DEFAULT_LABELS)
-    given = _mapping(raw, "labels")
-    _unknown(given, set(DEFAULT_LABELS), "labels")
+    given = dict(_mapping(raw, "labels"))
+    _unknown(given, {*DEFAULT_LABELS, MIN_CONFIDENCE}, "labels")
+    confidence = given.pop(MIN_CONFIDENCE, None)
     for key, column in given.items():
         if not isinstance(column, str) or not column:
             raise _fail(f"labels.{key}", "a column name", column)
         labels[key] = column
-    return labels
+    if confidence is None:
+        return labels, None
+    where = f"labels.{MIN_CONFIDENCE}"
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        raise _fail(where, "a number in (0, 1)", confidence)
+    if not 0 < confidence < 1:
+        raise _fail(where, "a number in (0, 1)", confidence)
+    if labels != DEFAULT_LABELS:
+        # A corpus's own labels come without probabilities to compare with.
+        raise _fail(
+            where,
+            "labels on the classifier's columns content_type and task_type, whose "
+            f"probabilities {'/'.join(PROBABILITY_COLUMNS)} it compares",
+            f"columns {labels['content_type']}, {labels['task_type']}",
+        )
+    return labels, float(confidence)
 
 
 def _decontaminate(raw: dict) -> Decontaminate | None:
@@ -319,6 +347,7 @@ def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
     if not isinstance(noise, bool):
         raise _fail("noise_correction", "true or false", noise)
     shard_rows, shard_bytes = _shard(raw)
+    labels, min_confidence = _labels(raw)
     return MixSpec(
         name=_string(raw, "name", required=True),
         corpus=_path(raw, "corpus", base, required=True),
@@ -334,7 +363,8 @@ def parse_spec(raw: object, base: str | os.PathLike = ".") -> MixSpec:
         tokenizer=_path(raw, "tokenizer", base),
         order=order,
         noise_correction=noise,
-        labels=_labels(raw),
+        labels=labels,
+        min_confidence=min_confidence,
         decontaminate=_decontaminate(raw),
         storage_options=_storage_options(raw),
     )

@@ -57,7 +57,9 @@ def word_table(path: Path = TABLE_FILE) -> WordTable:
     if not path.is_file():
         raise ValueError(f"word table {path} does not exist (make word-table builds it)")
     words, vectors = load(path)
-    return WordTable(pa.array(words, pa.string()), vectors, file_sha256(path))
+    # float64 once here: the sparse product would convert a float32 table on every
+    # batch (most of the layer's time at prepare's batch size), to the same values.
+    return WordTable(pa.array(words, pa.string()), vectors.astype(np.float64), file_sha256(path))
 
 
 def features(table: WordTable, lines: list[str]) -> np.ndarray:

@@ -39,7 +39,7 @@ help:
 	@echo "make report-check  render report pages in headless Chromium (installs it when missing)"
 	@echo "make embedding  refit the within-type diversity embedding on $(OUT) -> mixtures/models/lsa64.npz"
 	@echo "make bench    benchmark prepare, tagging, mixtures, storage and within-type diversity -> bench/results/{prepare,classifiers,mixtures,storage,within}.json"
-	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~5 min)"
+	@echo "make classifiers  train both classifiers on $(DATA) -> classifiers/models (~11 min)"
 	@echo "make word-table  build the task head's word table from wordllama (own venv; ~2 min)"
 	@echo "make word-vectors  distil MiniLM starting vectors for a fastText task head (own venv, torch; ~8 min)"
 	@echo "make lint     ruff"

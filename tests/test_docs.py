@@ -71,7 +71,7 @@ def test_procmix_commands_in_the_docs_are_ones_the_cli_has(doc):
                 assert words[2] in inner[0].choices, f"{block}: no verb {words[1]} {words[2]!r}"
                 parser = inner[0].choices[words[2]]
             options = {o for a in parser._actions for o in a.option_strings}
-            named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", command))
+            named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command))
             assert named <= options, f"{block}: {sorted(named - options)} not options of {words[1]}"
 
 

@@ -223,20 +223,17 @@ def train_model(
 
 @dataclass(frozen=True)
 class FitJob:
-    """One model to train, and what to do with it: score lines, save it quantised, or both."""
+    """One held-out model to train on ``lines`` and the lines it scores."""
 
     head: str
     lines: Sequence[str]
     labels: Sequence[str]
     score: Sequence[str] = ()
     score_labels: tuple[str, ...] = ()
-    save_to: Path | None = None
 
 
 def _run(job: FitJob, params: TrainParams) -> np.ndarray:
-    model = train_model(job.lines, job.labels, params, job.head, final=job.save_to is not None)
-    if job.save_to is not None:
-        model.save(job.save_to)
+    model = train_model(job.lines, job.labels, params, job.head, final=False)
     return model.probabilities(list(job.score), job.score_labels)
 
 

@@ -17,7 +17,7 @@ from classifiers.metrics import p_true_given_pred
 from classifiers.model import confusion_path, meta_path, model_path
 from classifiers.preprocess import STOPWORDS, WINDOW_CHARS
 from classifiers.taxonomy import HEADS, LABELS
-from classifiers.train import LineCache, TrainParams, train_model
+from classifiers.train import LineCache, TrainParams, teacher_pools, train_model
 from procmix_core.hashing import file_sha256
 
 REPORT = "report.json"
@@ -47,8 +47,9 @@ def train_head(
     labels = list(LABELS[head])
     pairs = pool(docs, head, params.cap_per_source, params.seed)
     path = model_path(out, head, params.kind)
-    lines = cache.lines([d for d, _ in pairs])
-    model = train_model(lines, [label for _, label in pairs], params, head, final=True)
+    lines, pool_labels = cache.examples(pairs)
+    teachers = [cache.examples(p) for p in teacher_pools(docs, head, params)]
+    model = train_model(lines, pool_labels, params, head, final=True, teachers=teachers)
     model.save(path)
     dev_docs = labelled(dev, head)
     if dev_docs:

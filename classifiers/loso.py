@@ -13,7 +13,7 @@ from classifiers.calibration import Predictions, Rule, fit_rule
 from classifiers.dataset import Doc, pool
 from classifiers.metrics import evaluate
 from classifiers.taxonomy import CONTENT_TYPE, LABELS, PROCEDURAL
-from classifiers.train import FitJob, LineCache, TrainParams, run_fits
+from classifiers.train import FitJob, LineCache, TrainParams, run_fits, teacher_pools
 
 # Documents scored per held-out source: enough for its accuracy, and every
 # source weighs about the same in the pooled figures.
@@ -63,14 +63,20 @@ def in_distribution_split(
 
 
 def _job(
-    head: str, train: Sequence[tuple[Doc, str]], test: Sequence[Doc], cache: LineCache
+    head: str,
+    train: Sequence[tuple[Doc, str]],
+    test: Sequence[Doc],
+    cache: LineCache,
+    teachers: Sequence[Sequence[tuple[Doc, str]]],
 ) -> FitJob:
+    lines, labels = cache.examples(train)
     return FitJob(
         head,
-        cache.lines([d for d, _ in train]),
-        [label for _, label in train],
+        lines,
+        labels,
         cache.lines(test),
         LABELS[head],
+        tuple(cache.examples(pairs) for pairs in teachers),
     )
 
 
@@ -98,17 +104,17 @@ def predict_held_out(
     held_out = labelled_sources(docs, head)
     jobs, tests = [], []
     for source in held_out:
-        train = pool(
-            [d for d in docs if d.source != source], head, params.cap_per_source, params.seed
-        )
+        rest = [d for d in docs if d.source != source]
+        train = pool(rest, head, params.cap_per_source, params.seed)
         test = [d for d in docs if d.source == source and d.labels[head] is not None]
         test = random.Random(params.seed).sample(test, min(eval_cap, len(test)))
-        jobs.append(_job(head, train, test, cache))
+        jobs.append(_job(head, train, test, cache, teacher_pools(rest, head, params)))
         tests.append(test)
     seen_train, seen_test = in_distribution_split(
         pool(docs, head, params.cap_per_source, params.seed), params.seed
     )
-    jobs.append(_job(head, seen_train, seen_test, cache))
+    seen_teachers = teacher_pools(docs, head, params, exclude=set(seen_test))
+    jobs.append(_job(head, seen_train, seen_test, cache, seen_teachers))
     names = [f"without {source}" for source in held_out] + ["on 90% of the pool"]
     probas = []
     for name, job, proba in zip(names, jobs, run_fits(jobs, params), strict=True):

@@ -14,7 +14,7 @@ import ctypes
 import ctypes.util
 import functools
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import fasttext
 import numpy as np
 
 from classifiers import static
-from classifiers.dataset import Doc
+from classifiers.dataset import Doc, pool
 from classifiers.model import PREFIX, FastTextModel, FusedModel, Model
 from classifiers.preprocess import preprocess
 from classifiers.taxonomy import CONTENT_TYPE, LABELS, TASK_TYPE
@@ -55,6 +55,20 @@ TASK_MODELS = ("fused", "static", "fasttext")
 # dsub 2 lost 0.011 (batch l, docs/experiments/classifiers-round2.md).
 HEAD_QUANTISATION = {CONTENT_TYPE: {"cutoff": 300_000, "dsub": 4}}
 
+# Heads whose fastText model learns from teachers' soft labels instead of the
+# pool's labels (``distilled_labels``), and how many teachers. Content type:
+# two teachers, trained on pools drawn with seeds s and s + 1, raised dev
+# macro-F1 on all of seeds 1-5 (0.707 -> 0.725 on average); five teachers
+# scored the same, one (the model's own labels) +0.004
+# (docs/experiments/classifiers-round2.md, batch p).
+HEAD_TEACHERS = {CONTENT_TYPE: 2}
+
+# Label tokens per line that carry soft labels: fastText's softmax loss trains
+# on one of a line's labels, drawn at random on each visit, so labels repeated
+# in proportion to the teachers' probabilities train towards those
+# probabilities. 10 and 20 scored the same (batch p).
+SOFT_LABEL_TOKENS = 20
+
 
 @dataclass(frozen=True)
 class TrainParams:
@@ -86,10 +100,14 @@ class TrainParams:
     static_weight: float = 0.7
     # Which model a head trains, set by ``for_head``: one of TASK_MODELS.
     kind: str = "fasttext"
+    # fastText models whose mean probabilities become the training labels, set
+    # by ``for_head`` (HEAD_TEACHERS); 0: the pool's own labels.
+    teachers: int = 0
 
     def for_head(self, head: str) -> TrainParams:
         """These settings as ``head`` uses them: its kind of model, word vectors only for
-        fastText WORD_VECTOR_HEADS, the quantisation of HEAD_QUANTISATION."""
+        fastText WORD_VECTOR_HEADS, the quantisation of HEAD_QUANTISATION, the teachers
+        of HEAD_TEACHERS for a fastText head."""
         kind = self.task_model if head == TASK_TYPE else "fasttext"
         has_fasttext = kind in ("fasttext", "fused")
         vectors = self.word_vectors if head in WORD_VECTOR_HEADS and has_fasttext else None
@@ -97,6 +115,7 @@ class TrainParams:
             self,
             kind=kind,
             word_vectors=vectors,
+            teachers=HEAD_TEACHERS.get(head, 0) if kind == "fasttext" else 0,
             **HEAD_QUANTISATION.get(head, {}),
         )
 
@@ -123,6 +142,10 @@ class LineCache:
         for doc, line in zip(missing, preprocess([d.text for d in missing]), strict=True):
             self._lines[id(doc)] = line
         return [self._lines[id(d)] for d in docs]
+
+    def examples(self, pairs: Sequence[tuple[Doc, str]]) -> tuple[list[str], list[str]]:
+        """A pool's (doc, label) pairs as training lines and their labels."""
+        return self.lines([d for d, _ in pairs]), [label for _, label in pairs]
 
 
 # fasttext-numpy2-wheel allocates its matrices without zeroing them, and
@@ -187,7 +210,9 @@ def fit(
         path = Path(tmp) / "train.txt"
         with path.open("w", encoding="utf-8") as f:
             for line, label in zip(lines, labels, strict=True):
-                f.write(f"{PREFIX}{label} {line}\n")
+                # A label may be several, space-separated (``soft_labels``).
+                tokens = " ".join(PREFIX + name for name in label.split(" "))
+                f.write(f"{tokens} {line}\n")
         vectors = None
         if params.word_vectors is not None:
             vectors = Path(tmp) / "start.vec"
@@ -206,34 +231,96 @@ def fit(
     return model
 
 
+def teacher_pools(
+    docs: Sequence[Doc], head: str, params: TrainParams, exclude: Collection[Doc] = ()
+) -> list[list[tuple[Doc, str]]]:
+    """The pools of every teacher but the first (which trains on the model's own pool):
+    drawn from ``docs`` with the seeds after ``params.seed``, without ``exclude``."""
+    return [
+        [
+            (d, label)
+            for d, label in pool(docs, head, params.cap_per_source, params.seed + i)
+            if d not in exclude
+        ]
+        for i in range(1, params.teachers)
+    ]
+
+
+def soft_labels(
+    proba: np.ndarray, labels: Sequence[str], tokens: int = SOFT_LABEL_TOKENS
+) -> list[str]:
+    """Each row of ``proba`` as ``tokens`` space-separated labels, each repeated in
+    proportion to its probability (largest remainder, ties to the earlier label)."""
+    scaled = proba * tokens
+    counts = np.floor(scaled).astype(np.int64)
+    short = tokens - counts.sum(axis=1, keepdims=True)
+    rank = np.argsort(np.argsort(counts - scaled, axis=1, kind="stable"), axis=1, kind="stable")
+    counts += rank < short
+    return [" ".join(np.repeat(labels, row)) for row in counts]
+
+
+def distilled_labels(
+    lines: Sequence[str],
+    labels: Sequence[str],
+    teachers: Sequence[tuple[Sequence[str], Sequence[str]]],
+    params: TrainParams,
+    head: str,
+) -> list[str]:
+    """Soft labels for ``lines``: the mean probabilities of fastText models trained on
+    (``lines``, ``labels``) and on each of ``teachers``, teacher i with seed + i."""
+    if len(teachers) != params.teachers - 1:
+        raise ValueError(f"expected {params.teachers - 1} teacher pools, found {len(teachers)}")
+    sets = [(lines, labels), *teachers]
+    proba = np.mean(
+        [
+            FastTextModel(fit(x, y, replace(params, seed=params.seed + i))).probabilities(
+                list(lines), LABELS[head]
+            )
+            for i, (x, y) in enumerate(sets)
+        ],
+        axis=0,
+    )
+    return soft_labels(proba, LABELS[head])
+
+
 def train_model(
-    lines: Sequence[str], labels: Sequence[str], params: TrainParams, head: str, final: bool
+    lines: Sequence[str],
+    labels: Sequence[str],
+    params: TrainParams,
+    head: str,
+    final: bool,
+    teachers: Sequence[tuple[Sequence[str], Sequence[str]]] = (),
 ) -> Model:
     """A model of ``params.kind`` for ``head`` trained on ``lines``; ``final``: the shipped
-    one (fastText's quantised)."""
+    one (fastText's quantised). With ``params.teachers``, fastText learns the soft labels
+    of teachers trained on ``lines`` and on ``teachers`` (``distilled_labels``)."""
     if params.uses_table:
         layer = static.fit(
             list(lines), list(labels), LABELS[head], params.l2, static.word_table(params.table)
         )
         if params.kind == "static":
             return layer
-    bag = FastTextModel(fit(lines, labels, params, quantize=final))
-    return FusedModel(bag, layer, params.static_weight) if params.kind == "fused" else bag
+    if params.teachers:
+        labels = distilled_labels(lines, labels, teachers, params, head)
+    words = FastTextModel(fit(lines, labels, params, quantize=final))
+    return FusedModel(words, layer, params.static_weight) if params.kind == "fused" else words
 
 
 @dataclass(frozen=True)
 class FitJob:
-    """One held-out model to train on ``lines`` and the lines it scores."""
+    """One held-out model to train on ``lines`` (and ``teachers``, see ``train_model``) and
+    the lines it scores."""
 
     head: str
     lines: Sequence[str]
     labels: Sequence[str]
     score: Sequence[str] = ()
     score_labels: tuple[str, ...] = ()
+    teachers: tuple[tuple[Sequence[str], Sequence[str]], ...] = ()
 
 
 def _run(job: FitJob, params: TrainParams) -> np.ndarray:
-    model = train_model(job.lines, job.labels, params, job.head, final=False)
+    model = train_model(job.lines, job.labels, params, job.head, final=False, teachers=job.teachers)
     return model.probabilities(list(job.score), job.score_labels)
 
 
